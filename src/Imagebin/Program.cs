@@ -1,5 +1,36 @@
-var builder = WebApplication.CreateSlimBuilder(args);
+using Imagebin.Data;
+using Imagebin.Features.Accounts;
+using Imagebin.Features.Admin;
+using Imagebin.Features.Items;
+using Imagebin.Features.Media;
+using Imagebin.Features.Web;
+using Imagebin.Infrastructure;
+using Imagebin.Jobs;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddImagebinHost();
+builder.AddData();
+builder.AddJobs();
+builder.AddAccounts();
+builder.AddItems();
+
 var app = builder.Build();
-app.MapGet("/", () => "hi");
-app.Run();
+await app.Services.InitializeDataAsync();
+if (AdminCommands.IsCommand(args))
+{
+    return await AdminCommands.RunAsync(app.Services, args, Console.Out, Console.Error);
+}
+
+app.UseApiErrors();
+app.UseAuthentication();
+app.UseRejectFailedCredentials();
+app.UseAuthorization();
+
+app.MapItemsApi();
+app.MapMediaApi();
+app.MapViewPages();
+
+await app.RunAsync();
+return 0;
+
 public partial class Program;

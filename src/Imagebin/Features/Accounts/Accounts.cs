@@ -1,0 +1,43 @@
+using Imagebin.Data;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+
+namespace Imagebin.Features.Accounts;
+
+/// <summary>Creating accounts; passwords are hashed with ASP.NET Core Identity's PBKDF2 hasher (600k+ iterations in v3 format).</summary>
+public sealed class AccountService(ImagebinDb db, TimeProvider time)
+{
+    private static readonly PasswordHasher<Account> Hasher = new();
+
+    public sealed record Created(Account Account, string? OneTimePassword);
+
+    public async Task<Created> CreateAsync(string name, bool admin, string? password, CancellationToken cancellationToken)
+    {
+        if (name.Length is < 1 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            throw new ArgumentException("Account names are 1-64 characters of letters, digits, '-', '_' and '.'.");
+        }
+
+        if (await db.Accounts.AnyAsync(a => a.Name == name, cancellationToken))
+        {
+            throw new ArgumentException($"An account named '{name}' already exists.");
+        }
+
+        var oneTime = password is null ? Ids.RandomBase62(20) : null;
+        var account = new Account
+        {
+            Id = Ids.RandomBase62(12),
+            Name = name,
+            Role = admin ? AccountRoles.Admin : AccountRoles.User,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        account.PasswordHash = Hasher.HashPassword(account, password ?? oneTime!);
+        db.Accounts.Add(account);
+        await db.SaveChangesAsync(cancellationToken);
+        return new Created(account, oneTime);
+    }
+
+    public Task<Account?> FindByNameAsync(string name, CancellationToken cancellationToken) =>
+        db.Accounts.FirstOrDefaultAsync(a => a.Name == name, cancellationToken);
+}

@@ -1,0 +1,20 @@
+namespace Imagebin.Features.Accounts;
+
+public static class Scopes
+{
+    public const string ImageCreate = "image:create";
+    public const string ImageRead = "image:read";
+    public const string ImageDelete = "image:delete";
+
+    public static readonly string[] All = [ImageCreate, ImageRead, ImageDelete];
+}
+
+/// <summary>Claim types of an authenticated caller.</summary>
+public static class ImagebinClaims
+{
+    public const string Subject = "sub";
+    public const string Name = "name";
+    public const string Role = "role";
+    public const string Scope = "scope";
+    public const string KeyId = "key_id";
+}

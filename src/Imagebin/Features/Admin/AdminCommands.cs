@@ -1,0 +1,134 @@
+using System.Globalization;
+using Imagebin.Features.Accounts;
+
+namespace Imagebin.Features.Admin;
+
+/// <summary>
+/// Admin commands run through the same binary (DESIGN.md §3): <c>accounts create</c>, <c>keys create</c>, <c>keys revoke</c>.
+/// Each prints its result on the last line of stdout and exits non-zero on error.
+/// </summary>
+public static class AdminCommands
+{
+    public const string Usage = """
+        Usage:
+          accounts create <name> [--admin] [--password PW]
+          keys create --account <name> --scopes image:create,image:read,image:delete [--audience URL] [--expires 30d]
+          keys revoke <key-id>
+        """;
+
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys";
+
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter errors)
+    {
+        await using var scope = services.CreateAsyncScope();
+        try
+        {
+            var options = Options.Parse(args.Skip(2));
+            switch (args.ElementAtOrDefault(0), args.ElementAtOrDefault(1))
+            {
+                case ("accounts", "create"):
+                {
+                    var name = options.Positional.SingleOrDefault() ?? throw new ArgumentException("Name the account: accounts create <name>.");
+                    var created = await scope.ServiceProvider.GetRequiredService<AccountService>()
+                        .CreateAsync(name, options.Flags.Contains("admin"), options.Get("password"), CancellationToken.None);
+                    output.WriteLine($"Created {created.Account.Role} account '{created.Account.Name}' ({created.Account.Id}).");
+                    output.WriteLine(created.OneTimePassword is null ? "The account signs in with the password given." : $"One-time password: {created.OneTimePassword}");
+                    return 0;
+                }
+
+                case ("keys", "create"):
+                {
+                    var accountName = options.Get("account") ?? throw new ArgumentException("Name the account: --account <name>.");
+                    var account = await scope.ServiceProvider.GetRequiredService<AccountService>().FindByNameAsync(accountName, CancellationToken.None)
+                        ?? throw new ArgumentException($"No account named '{accountName}'.");
+                    var scopes = (options.Get("scopes") ?? throw new ArgumentException("Give the scopes: --scopes image:create,image:read,image:delete."))
+                        .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    var lifetime = options.Get("expires") is { } expires ? ParseDuration(expires) : (TimeSpan?)null;
+                    var created = await scope.ServiceProvider.GetRequiredService<ApiKeys>()
+                        .CreateAsync(account.Id, scopes, options.Get("audience"), lifetime, CancellationToken.None);
+                    output.WriteLine($"Key {created.Key.Id} for '{account.Name}': scopes {created.Key.Scopes}, audience {created.Key.Audience}, " +
+                        (created.Key.ExpiresAt is { } at ? $"expires {DateTimeOffset.FromUnixTimeMilliseconds(at):u}." : "no expiry."));
+                    output.WriteLine("Store it now: it is shown only once.");
+                    output.WriteLine(created.Token);
+                    return 0;
+                }
+
+                case ("keys", "revoke"):
+                {
+                    var keyId = options.Positional.SingleOrDefault() ?? throw new ArgumentException("Name the key: keys revoke <key-id>.");
+                    if (!await scope.ServiceProvider.GetRequiredService<ApiKeys>().RevokeAsync(keyId, CancellationToken.None))
+                    {
+                        throw new ArgumentException($"No active key '{keyId}'.");
+                    }
+
+                    output.WriteLine($"Revoked key {keyId}.");
+                    return 0;
+                }
+
+                default:
+                    throw new ArgumentException($"Unknown command '{string.Join(' ', args.Take(2))}'.");
+            }
+        }
+        catch (ArgumentException exception)
+        {
+            errors.WriteLine(Usage);
+            errors.WriteLine($"error: {exception.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>Durations like <c>30d</c>, <c>12h</c>, <c>90m</c>, <c>3600s</c>.</summary>
+    public static TimeSpan ParseDuration(string text)
+    {
+        if (text.Length >= 2 && long.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var amount) && amount > 0)
+        {
+            switch (text[^1])
+            {
+                case 'd': return TimeSpan.FromDays(amount);
+                case 'h': return TimeSpan.FromHours(amount);
+                case 'm': return TimeSpan.FromMinutes(amount);
+                case 's': return TimeSpan.FromSeconds(amount);
+            }
+        }
+
+        throw new ArgumentException($"'{text}' is not a duration like 30d, 12h, 90m or 3600s.");
+    }
+
+    private sealed record Options(List<string> Positional, Dictionary<string, string> Values, HashSet<string> Flags)
+    {
+        private static readonly HashSet<string> KnownFlags = ["admin"];
+
+        public string? Get(string name) => Values.GetValueOrDefault(name);
+
+        public static Options Parse(IEnumerable<string> args)
+        {
+            var result = new Options([], [], []);
+            using var enumerator = args.GetEnumerator();
+            while (enumerator.MoveNext())
+            {
+                var arg = enumerator.Current;
+                if (!arg.StartsWith("--", StringComparison.Ordinal))
+                {
+                    result.Positional.Add(arg);
+                    continue;
+                }
+
+                var name = arg[2..];
+                if (KnownFlags.Contains(name))
+                {
+                    result.Flags.Add(name);
+                }
+                else if (enumerator.MoveNext())
+                {
+                    result.Values[name] = enumerator.Current;
+                }
+                else
+                {
+                    throw new ArgumentException($"--{name} needs a value.");
+                }
+            }
+
+            return result;
+        }
+    }
+}

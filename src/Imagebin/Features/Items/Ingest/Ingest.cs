@@ -1,0 +1,172 @@
+using System.Buffers;
+using Imagebin.Data;
+using Imagebin.Features.Moderation;
+using Imagebin.Infrastructure;
+using Imagebin.Jobs;
+using Imagebin.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Imagebin.Features.Items.Ingest;
+
+/// <summary>
+/// An upload that has been spooled, identified, checked against the limits and stripped of metadata, waiting in temp
+/// files to be committed. Disposing it removes whatever temp files are left.
+/// </summary>
+public sealed class PreparedUpload(string originalPath, string strippedPath) : IDisposable
+{
+    public string OriginalPath { get; } = originalPath;
+    public string StrippedPath { get; } = strippedPath;
+    public ImageHeader Header { get; set; } = null!;
+    public string Sha256 { get; set; } = "";
+    public long Size { get; set; }
+
+    public void Dispose()
+    {
+        File.Delete(OriginalPath);
+        File.Delete(StrippedPath);
+    }
+}
+
+/// <summary>The upload path of DESIGN.md §7: only what must happen before answering; pixels are decoded later by the pipeline.</summary>
+public sealed class Ingest(
+    IOptions<ImagebinOptions> options,
+    IOptions<LimitsOptions> limits,
+    ImagebinDb db,
+    BlobReferences blobs,
+    JobQueue jobs,
+    TimeProvider time)
+{
+    private const int SniffLength = 64;
+
+    public string TempDirectory => Path.Combine(options.Value.DataDir, "tmp");
+
+    /// <summary>Spools <paramref name="body"/> to disk, identifies it, checks the limits and strips its metadata.</summary>
+    public async Task<PreparedUpload> PrepareAsync(Stream body, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(TempDirectory);
+        var name = Guid.NewGuid().ToString("N");
+        var upload = new PreparedUpload(Path.Combine(TempDirectory, $"{name}.upload"), Path.Combine(TempDirectory, $"{name}.stripped"));
+        try
+        {
+            var (size, head) = await SpoolAsync(body, upload.OriginalPath, cancellationToken);
+            if (size == 0)
+            {
+                throw new ApiException(ErrorCodes.InvalidRequest, "The upload is empty.");
+            }
+
+            var format = ImageProbe.Sniff(head) ?? throw new ApiException(
+                ErrorCodes.UnsupportedMediaType, "Not a JPEG, PNG, GIF, WebP or AVIF image (the format is read from the bytes).");
+            upload.Header = ImageProbe.ReadHeader(upload.OriginalPath, format, limits.Value);
+            Strip(upload);
+            return upload;
+        }
+        catch
+        {
+            upload.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stores the blob, inserts the item and queues its scan, all or nothing.</summary>
+    public async Task<Item> CommitAsync(PreparedUpload upload, ItemFields fields, string ownerId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var ownerOptOut = await db.Accounts.Where(a => a.Id == ownerId).Select(a => a.AiOptOut).FirstOrDefaultAsync(cancellationToken);
+        var isPrivate = fields.Private.Or(false);
+        var optOut = fields.AiOptOut.Or(ownerOptOut);
+        var format = upload.Header.Format;
+        var item = new Item
+        {
+            Id = Ids.NewItemId(),
+            OwnerId = ownerId,
+            BlobSha256 = upload.Sha256,
+            ContentType = format.ContentType(),
+            Extension = format.Extension(),
+            SizeBytes = upload.Size,
+            Width = upload.Header.Width,
+            Height = upload.Header.Height,
+            Frames = upload.Header.Frames,
+            Title = fields.Title.Or(null),
+            Description = fields.Description.Or(null),
+            Tags = string.Join(',', fields.Tags.Or([])),
+            Category = fields.Category.Or(null),
+            Private = isPrivate,
+            ShareSecret = isPrivate ? Ids.RandomBase62(16) : null,
+            CreatedAt = now,
+            ExpiresAt = fields.ExpiresIn.Or(null) is { } seconds ? now + seconds * 1000 : null,
+            DlLimit = fields.DlLimit.Or(null),
+            AiOptOut = optOut,
+            AiCaptionState = optOut ? AiCaptionState.OptedOut : AiCaptionState.Pending,
+        };
+
+        await blobs.StoreAsync(upload.Sha256, upload.StrippedPath, async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await BlobReferences.AddReferenceAsync(db, upload.Sha256, upload.Size, now, cancellationToken);
+            db.Items.Add(item);
+            await db.SaveChangesAsync(cancellationToken);
+            await ScanJob.EnqueueAsync(jobs, db, item.Id, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return item;
+        }, cancellationToken);
+        jobs.Wake();
+        return item;
+    }
+
+    private async Task<(long Size, byte[] Head)> SpoolAsync(Stream body, string path, CancellationToken cancellationToken)
+    {
+        var max = limits.Value.MaxUploadBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var head = new byte[SniffLength];
+        var headLength = 0;
+        long size = 0;
+        try
+        {
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+            int read;
+            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                size += read;
+                if (size > max)
+                {
+                    throw new ApiException(ErrorCodes.RequestTooLarge, $"The upload is larger than the limit of {max:N0} bytes.");
+                }
+
+                if (headLength < SniffLength)
+                {
+                    var take = Math.Min(read, SniffLength - headLength);
+                    buffer.AsSpan(0, take).CopyTo(head.AsSpan(headLength));
+                    headLength += take;
+                }
+
+                file.Write(buffer, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return (size, head[..headLength]);
+    }
+
+    private static void Strip(PreparedUpload upload)
+    {
+        using var source = new FileStream(upload.OriginalPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 64 * 1024);
+        using var target = new FileStream(upload.StrippedPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024);
+        using var hashing = new HashingWriteStream(target);
+        try
+        {
+            MetadataStripper.Strip(upload.Header.Format, source, hashing, upload.Header.Orientation);
+        }
+        catch (InvalidImageException exception)
+        {
+            throw new ApiException(ErrorCodes.InvalidImage, exception.Message);
+        }
+
+        hashing.Flush();
+        upload.Sha256 = hashing.HashHex();
+        upload.Size = hashing.BytesWritten;
+    }
+}

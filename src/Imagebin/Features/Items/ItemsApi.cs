@@ -1,0 +1,380 @@
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Imagebin.Data;
+using Imagebin.Features.Accounts;
+using Imagebin.Features.Items.Ingest;
+using Imagebin.Features.Media;
+using Imagebin.Infrastructure;
+using Imagebin.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Imagebin.Features.Items;
+
+/// <summary>The REST contract for items (DESIGN.md §5).</summary>
+public static class ItemsApi
+{
+    public const int DefaultPageSize = 50;
+    public const int MaxPageSize = 200;
+
+    public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1").WithTags("Items");
+        api.MapPost("/items", UploadAsync).DisableAntiforgery();
+        api.MapGet("/items/{id}", GetAsync);
+        api.MapPatch("/items/{id}", PatchAsync).RequireAuthorization(Scopes.ImageCreate);
+        api.MapDelete("/items/{id}", DeleteAsync).RequireAuthorization(Scopes.ImageDelete);
+        api.MapGet("/account/items", ListAsync).RequireAuthorization(Scopes.ImageRead);
+        return app;
+    }
+
+    private static async Task<Results<Created<OwnerItemDto>, ApiError>> UploadAsync(
+        HttpRequest request,
+        ClaimsPrincipal user,
+        Ingest.Ingest ingest,
+        IOptions<LimitsOptions> limits,
+        SiteUrls site,
+        CancellationToken cancellationToken)
+    {
+        if (user.AccountId() is not { } ownerId)
+        {
+            return new ApiError(ErrorCodes.TurnstileFailed, "Uploads without an API key are only accepted from the web page, after its browser challenge.");
+        }
+
+        if (!user.HasScope(Scopes.ImageCreate))
+        {
+            return new ApiError(ErrorCodes.InsufficientScope, "Uploading needs the 'image:create' scope.") { Scope = Scopes.ImageCreate };
+        }
+
+        // Refuse what is certainly too big before reading any of it (multipart adds a little framing).
+        var parser = new ItemFieldParser(limits.Value);
+        if (request.ContentLength > limits.Value.MaxUploadBytes + (request.HasFormContentType ? 64 * 1024 : 0))
+        {
+            return new ApiError(ErrorCodes.RequestTooLarge, $"The upload is larger than the limit of {limits.Value.MaxUploadBytes:N0} bytes.");
+        }
+
+        var fields = FieldsFromHeaders(request.Headers, parser);
+        using var upload = MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            ? await ReadMultipartAsync(request, mediaType, ingest, fields, parser, cancellationToken)
+            : await ReadRawAsync(request, mediaType, ingest, cancellationToken);
+        var item = await ingest.CommitAsync(upload, fields, ownerId, cancellationToken);
+        var dto = item.ToOwnerDto(site);
+        return TypedResults.Created($"{site.PublicBase}/api/v1/items/{item.Id}", dto);
+    }
+
+    private static ItemFields FieldsFromHeaders(IHeaderDictionary headers, ItemFieldParser parser)
+    {
+        var fields = new ItemFields();
+        foreach (var name in ItemFieldParser.UploadFieldNames)
+        {
+            var header = "x-" + name.Replace('_', '-');
+            if (headers.TryGetValue(header, out var values) && values.ToString() is { } value)
+            {
+                parser.Apply(fields, name, DecodeHeaderValue(value));
+            }
+        }
+
+        return fields;
+    }
+
+    /// <summary>Header values are UTF-8; clients that cannot send raw UTF-8 percent-encode it.</summary>
+    private static string DecodeHeaderValue(string value)
+    {
+        if (!value.Contains('%'))
+        {
+            return value;
+        }
+
+        try
+        {
+            return Uri.UnescapeDataString(value);
+        }
+        catch (UriFormatException)
+        {
+            return value;
+        }
+    }
+
+    private static async Task<PreparedUpload> ReadRawAsync(
+        HttpRequest request, MediaTypeHeaderValue? mediaType, Ingest.Ingest ingest, CancellationToken cancellationToken)
+    {
+        var type = mediaType?.MediaType.Value;
+        if (type is not null && !type.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
+            && !type.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(ErrorCodes.UnsupportedMediaType,
+                $"Send the image as the body (Content-Type image/* or application/octet-stream) or as multipart/form-data, not {type}.");
+        }
+
+        return await ingest.PrepareAsync(request.Body, cancellationToken);
+    }
+
+    private static async Task<PreparedUpload> ReadMultipartAsync(
+        HttpRequest request,
+        MediaTypeHeaderValue mediaType,
+        Ingest.Ingest ingest,
+        ItemFields fields,
+        ItemFieldParser parser,
+        CancellationToken cancellationToken)
+    {
+        var boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value;
+        if (string.IsNullOrEmpty(boundary) || boundary.Length > 200)
+        {
+            throw new ApiException(ErrorCodes.InvalidRequest, "The multipart boundary is missing or too long.");
+        }
+
+        var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024 };
+        PreparedUpload? upload = null;
+        try
+        {
+            MultipartSection? section;
+            while ((section = await ReadSectionAsync(reader, cancellationToken)) is not null)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ApiException(ErrorCodes.InvalidRequest, "Every multipart part needs Content-Disposition: form-data with a name.");
+                }
+
+                var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+                if (name == "file")
+                {
+                    if (upload is not null)
+                    {
+                        throw new ApiException(ErrorCodes.InvalidRequest, "Send one file per upload.");
+                    }
+
+                    upload = await ingest.PrepareAsync(section.Body, cancellationToken);
+                }
+                else if (ItemFieldParser.UploadFieldNames.Contains(name))
+                {
+                    using var text = new StreamReader(section.Body, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, leaveOpen: true);
+                    var value = await ReadLimitedAsync(text, 64 * 1024, cancellationToken);
+                    parser.Apply(fields, name, value);
+                }
+                else
+                {
+                    throw new ApiException(ErrorCodes.InvalidRequest,
+                        $"Unknown form part '{Shorten(name)}'. Known parts: file, {string.Join(", ", ItemFieldParser.UploadFieldNames)}.");
+                }
+            }
+
+            return upload ?? throw new ApiException(ErrorCodes.InvalidRequest, "The form has no 'file' part.");
+        }
+        catch
+        {
+            upload?.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<MultipartSection?> ReadSectionAsync(MultipartReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadNextSectionAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or InvalidDataException)
+        {
+            throw new ApiException(ErrorCodes.InvalidRequest, $"Malformed multipart body: {exception.Message}");
+        }
+    }
+
+    private static async Task<string> ReadLimitedAsync(StreamReader reader, int limit, CancellationToken cancellationToken)
+    {
+        var buffer = new char[limit + 1];
+        var total = 0;
+        int read;
+        while (total <= limit && (read = await reader.ReadAsync(buffer.AsMemory(total), cancellationToken)) > 0)
+        {
+            total += read;
+        }
+
+        return total > limit ? throw new ApiException(ErrorCodes.InvalidRequest, "A form field is too long.") : new string(buffer, 0, total);
+    }
+
+    private static async Task<Results<Ok<OwnerItemDto>, Ok<ItemDto>, ApiError>> GetAsync(
+        string id,
+        [FromQuery(Name = "s")] string? secret,
+        ClaimsPrincipal user,
+        ImagebinDb db,
+        SiteUrls site,
+        DownloadCounter downloads,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        if (user.AccountId() is not null && !user.HasScope(Scopes.ImageRead))
+        {
+            return new ApiError(ErrorCodes.InsufficientScope, "Reading with a key needs the 'image:read' scope.") { Scope = Scopes.ImageRead };
+        }
+
+        var item = await db.Items.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, cancellationToken);
+        if (item is null)
+        {
+            return NotFound();
+        }
+
+        if (item.OwnerId is not null && item.OwnerId == user.AccountId())
+        {
+            return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
+        }
+
+        if (item.Private && !ShareSecrets.Matches(item.ShareSecret, secret))
+        {
+            return NotFound();
+        }
+
+        if (item.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds() || ScanStates.IsWithdrawn(item.ScanState))
+        {
+            return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
+        }
+
+        return TypedResults.Ok(item.ToPublicDto(site, downloads.Pending(id)));
+    }
+
+    private static async Task<Results<Ok<ItemListDto>, ApiError>> ListAsync(
+        ClaimsPrincipal user,
+        ImagebinDb db,
+        SiteUrls site,
+        DownloadCounter downloads,
+        [FromQuery] string? classification,
+        [FromQuery(Name = "private")] string? isPrivate,
+        [FromQuery] string? q,
+        [FromQuery] string? limit,
+        [FromQuery] string? cursor,
+        CancellationToken cancellationToken)
+    {
+        var ownerId = user.AccountId()!;
+        var query = db.Items.AsNoTracking().Where(i => i.OwnerId == ownerId);
+        if (classification is not null)
+        {
+            if (!Classification.All.Contains(classification))
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, $"'classification' must be one of {string.Join(", ", Classification.All)}.");
+            }
+
+            query = query.Where(i => i.Classification == classification);
+        }
+
+        if (isPrivate is not null)
+        {
+            var wanted = isPrivate switch { "true" => true, "false" => false, _ => (bool?)null };
+            if (wanted is not { } privateOnly)
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, "'private' must be true or false.");
+            }
+
+            query = query.Where(i => i.Private == privateOnly);
+        }
+
+        if (!string.IsNullOrWhiteSpace(q))
+        {
+            if (q.Length > 200)
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, "'q' is limited to 200 characters.");
+            }
+
+            var needle = q.Trim().ToLowerInvariant();
+            query = query.Where(i =>
+                (i.Title != null && i.Title.ToLower().Contains(needle))
+                || (i.Description != null && i.Description.ToLower().Contains(needle))
+                || i.Tags.ToLower().Contains(needle)
+                || (i.AiCaption != null && i.AiCaption.ToLower().Contains(needle)));
+        }
+
+        var pageSize = DefaultPageSize;
+        if (limit is not null && !(int.TryParse(limit, out pageSize) && pageSize is >= 1 and <= MaxPageSize))
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, $"'limit' must be a whole number from 1 to {MaxPageSize}.");
+        }
+
+        if (cursor is not null)
+        {
+            if (!ListCursor.TryDecode(cursor, out var after))
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, "'cursor' is not a cursor this server issued.");
+            }
+
+            query = query.Where(i => i.CreatedAt < after.CreatedAt || (i.CreatedAt == after.CreatedAt && string.Compare(i.Id, after.Id) < 0));
+        }
+
+        var page = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(pageSize + 1).ToListAsync(cancellationToken);
+        var next = page.Count > pageSize ? ListCursor.Encode(page[pageSize - 1].CreatedAt, page[pageSize - 1].Id) : null;
+        var items = page.Take(pageSize).Select(i => i.ToOwnerDto(site, downloads.Pending(i.Id))).ToList();
+        return TypedResults.Ok(new ItemListDto(items, next));
+    }
+
+    private static async Task<Results<Ok<OwnerItemDto>, ApiError>> PatchAsync(
+        string id,
+        HttpRequest request,
+        ClaimsPrincipal user,
+        ImagebinDb db,
+        SiteUrls site,
+        MediaCatalog catalog,
+        DownloadCounter downloads,
+        IOptions<LimitsOptions> limits,
+        CancellationToken cancellationToken)
+    {
+        var ownerId = user.AccountId()!;
+        var item = await db.Items.FirstOrDefaultAsync(i => i.Id == id && i.OwnerId == ownerId, cancellationToken);
+        if (item is null)
+        {
+            return await NotOwnedAsync(db, id, cancellationToken);
+        }
+
+        if (request.ContentLength > 256 * 1024)
+        {
+            return new ApiError(ErrorCodes.RequestTooLarge, "A PATCH body is limited to 256 KiB.");
+        }
+
+        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false)
+            && !(request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return new ApiError(ErrorCodes.UnsupportedMediaType, "Send the changes as application/json.");
+        }
+
+        var fields = await ItemPatch.ReadAsync(request.Body, new ItemFieldParser(limits.Value), cancellationToken);
+        ItemPatch.Apply(item, fields);
+        await db.SaveChangesAsync(cancellationToken);
+        catalog.Invalidate(id);
+        return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
+    }
+
+    private static async Task<Results<NoContent, ApiError>> DeleteAsync(
+        string id,
+        ClaimsPrincipal user,
+        ImagebinDb db,
+        BlobReferences blobs,
+        MediaCatalog catalog,
+        CancellationToken cancellationToken)
+    {
+        var ownerId = user.AccountId()!;
+        var sha = await db.Items.Where(i => i.Id == id && i.OwnerId == ownerId).Select(i => i.BlobSha256).FirstOrDefaultAsync(cancellationToken);
+        if (sha is null)
+        {
+            return await NotOwnedAsync(db, id, cancellationToken);
+        }
+
+        var deleted = await blobs.ReleaseAsync(db, sha,
+            async () => await db.Items.Where(i => i.Id == id && i.OwnerId == ownerId).ExecuteDeleteAsync(cancellationToken) > 0,
+            cancellationToken);
+        catalog.Invalidate(id);
+        return deleted ? TypedResults.NoContent() : NotFound();
+    }
+
+    /// <summary>Someone else's item: a private one does not exist for the caller; a public one may be seen but not changed.</summary>
+    private static async Task<ApiError> NotOwnedAsync(ImagebinDb db, string id, CancellationToken cancellationToken)
+    {
+        var isPublic = await db.Items.AnyAsync(i => i.Id == id && !i.Private, cancellationToken);
+        return isPublic ? new ApiError(ErrorCodes.Forbidden, "Only the owner can change this image.") : NotFound();
+    }
+
+    private static ApiError NotFound() => new(ErrorCodes.NotFound, "No such image.");
+
+    private static string Shorten(string value) => value.Length > 40 ? value[..40] + "…" : value;
+}

@@ -1,0 +1,46 @@
+using Imagebin.Features.Media;
+using Imagebin.Features.Moderation;
+using Imagebin.Infrastructure;
+using Imagebin.Jobs;
+using Imagebin.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Imagebin.Features.Items;
+
+public static class ItemsSetup
+{
+    /// <summary>Items, their blobs, the direct path and the first pipeline stage.</summary>
+    public static WebApplicationBuilder AddItems(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateOnStart();
+        services.AddSingleton<IBlobStore>(provider =>
+        {
+            var storage = provider.GetRequiredService<IOptions<StorageOptions>>().Value;
+            var dataDir = provider.GetRequiredService<IOptions<ImagebinOptions>>().Value.DataDir;
+            return new FileSystemBlobStore(storage.Path ?? Path.Combine(dataDir, "blobs"));
+        });
+        services.AddSingleton<BlobReferences>();
+        services.AddScoped<Ingest.Ingest>();
+        services.AddMemoryCache();
+        services.AddSingleton<MediaCatalog>();
+        services.AddSingleton<DownloadCounter>();
+        services.AddHostedService(provider => provider.GetRequiredService<DownloadCounter>());
+        services.AddSingleton<IJobHandler, ScanJob>();
+
+        var roles = new ImagebinOptions { Roles = builder.Configuration[$"{ImagebinOptions.Section}:Roles"] ?? new ImagebinOptions().Roles };
+        if (roles.HasRole("worker"))
+        {
+            services.AddHostedService<Maintenance>();
+        }
+
+        // libvips caches operations by file name; every upload is a new file, so the cache only holds memory and handles.
+        NetVips.Cache.Max = 0;
+        NetVips.Cache.MaxFiles = 0;
+        // Loaders that can run scripts or read other files (SVG, PDF, Matlab, …) are never used, whatever the bytes claim.
+        NetVips.NetVips.BlockUntrusted = true;
+        return builder;
+    }
+}

@@ -1,0 +1,84 @@
+using Imagebin.Data;
+using Imagebin.Features.Items.Ingest;
+using Imagebin.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace Imagebin.Features.Media;
+
+/// <summary>
+/// Sweeps what a crash can leave behind (temp files of interrupted uploads, blob files no row refers to) and purges
+/// expired items. Runs in the worker role, at start-up and then every few minutes.
+/// </summary>
+public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, BlobReferences blobs, TimeProvider time, ILogger<Maintenance> logger)
+    : BackgroundService
+{
+    /// <summary>Anything younger may belong to an upload still in progress.</summary>
+    public static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(5));
+        do
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogError(exception, "Maintenance sweep failed");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
+        var ingest = scope.ServiceProvider.GetRequiredService<Ingest>();
+        var cutoff = time.GetUtcNow() - Grace;
+
+        if (Directory.Exists(ingest.TempDirectory))
+        {
+            foreach (var file in Directory.EnumerateFiles(ingest.TempDirectory))
+            {
+                if (File.GetLastWriteTimeUtc(file) < cutoff)
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+
+        await foreach (var (key, modified) in store.ListAsync(cancellationToken))
+        {
+            if (modified >= cutoff)
+            {
+                continue;
+            }
+
+            var removed = BlobKeys.Sha256Of(key) is { } sha
+                ? await blobs.DeleteIfUnreferencedAsync(db, key, sha, cancellationToken)
+                : await DeleteStrayAsync(key, cancellationToken);
+            if (removed)
+            {
+                logger.LogInformation("Removed unreferenced blob {Key}", key);
+            }
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var expired = await db.Items.Where(i => i.ExpiresAt <= now).Select(i => new { i.Id, i.BlobSha256 }).Take(1000).ToListAsync(cancellationToken);
+        foreach (var item in expired)
+        {
+            await blobs.ReleaseAsync(db, item.BlobSha256,
+                async () => await db.Items.Where(i => i.Id == item.Id).ExecuteDeleteAsync(cancellationToken) > 0, cancellationToken);
+        }
+    }
+
+    /// <summary>A file that is not a blob at all (an interrupted staging copy).</summary>
+    private async Task<bool> DeleteStrayAsync(string key, CancellationToken cancellationToken)
+    {
+        await store.DeleteAsync(key, cancellationToken);
+        return true;
+    }
+}

@@ -1,0 +1,174 @@
+using System.Security.Claims;
+using Imagebin.Data;
+using Imagebin.Features.Accounts;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Imagebin.Features.Media;
+
+/// <summary>The direct path: <c>{DirectBaseUrl}/{id}.{ext}</c> serves the image's bytes (DESIGN.md §6).</summary>
+public static class MediaApi
+{
+    public static IEndpointRouteBuilder MapMediaApi(this IEndpointRouteBuilder app)
+    {
+        var options = app.ServiceProvider.GetRequiredService<IOptions<ImagebinOptions>>().Value;
+        var path = options.DirectBaseUrl is { } direct ? new Uri(direct).AbsolutePath.TrimEnd('/') : "/i";
+        app.MapMethods($"{path}/{{file}}", [HttpMethods.Get, HttpMethods.Head], ServeAsync).WithTags("Media").ExcludeFromDescription();
+        return app;
+    }
+
+    private static async Task<Results<BlobResult, StatusCodeHttpResult, RedirectHttpResult, ApiError>> ServeAsync(
+        string file,
+        HttpContext context,
+        ClaimsPrincipal user,
+        MediaCatalog catalog,
+        DownloadCounter downloads,
+        SiteUrls site,
+        IOptions<MediaOptions> options,
+        TimeProvider time)
+    {
+        var request = context.Request;
+        var dot = file.LastIndexOf('.');
+        var id = dot > 0 ? file[..dot] : file;
+        if (!Ids.IsBase62(id) || id.Length > 16)
+        {
+            return NotFound();
+        }
+
+        var entry = await catalog.FindAsync(id, context.RequestAborted);
+        if (entry is null)
+        {
+            return NotFound();
+        }
+
+        string? secret = request.Query["s"];
+        var isOwner = entry.OwnerId is not null && entry.OwnerId == user.AccountId();
+        if (entry.Private && !isOwner && !ShareSecrets.Matches(entry.ShareSecret, secret))
+        {
+            return NotFound();
+        }
+
+        if (entry.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds() || ScanStates.IsWithdrawn(entry.ScanState))
+        {
+            return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
+        }
+
+        if (!isOwner && entry.ScanState != ScanState.Passed)
+        {
+            return new ApiError(ErrorCodes.ScanPending, "This image is still being checked; try again shortly.")
+            {
+                RetryAfterSeconds = options.Value.ScanRetryAfterSeconds,
+            };
+        }
+
+        if (dot < 0 || file[(dot + 1)..] != entry.Extension)
+        {
+            return TypedResults.Redirect(site.Direct(id, entry.Extension, entry.Private ? secret : null), permanent: true);
+        }
+
+        var headOnly = HttpMethods.IsHead(request.Method);
+        var notModified = IsNotModified(request, entry);
+        if (entry.DlLimit is not null && (headOnly || notModified) && await downloads.IsExhaustedAsync(id, context.RequestAborted))
+        {
+            return LimitReached();
+        }
+
+        if (notModified)
+        {
+            MediaHeaders.Write(context.Response, entry);
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        if (headOnly)
+        {
+            return new BlobResult(entry, 0, entry.Size, partial: false, headOnly: true);
+        }
+
+        if (entry.DlLimit is null && TryGetRange(request, entry, out var range))
+        {
+            if (range is not { } satisfiable)
+            {
+                context.Response.Headers.ContentRange = $"bytes */{entry.Size}";
+                return TypedResults.StatusCode(StatusCodes.Status416RangeNotSatisfiable);
+            }
+
+            return new BlobResult(entry, satisfiable.Offset, satisfiable.Length, partial: true, headOnly: false);
+        }
+
+        if (entry.DlLimit is null)
+        {
+            downloads.Count(id);
+        }
+        else if (!await downloads.TryCountLimitedAsync(id, context.RequestAborted))
+        {
+            return LimitReached();
+        }
+
+        return new BlobResult(entry, 0, entry.Size, partial: false, headOnly: false);
+    }
+
+    private static bool IsNotModified(HttpRequest request, MediaEntry entry)
+    {
+        var ifNoneMatch = request.Headers.IfNoneMatch;
+        if (ifNoneMatch.Count > 0)
+        {
+            return EntityTagHeaderValue.TryParseList(ifNoneMatch, out var tags)
+                && tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Tag.Value == entry.ETag);
+        }
+
+        return request.Headers.IfModifiedSince.Count > 0
+            && HeaderUtilities.TryParseDate(request.Headers.IfModifiedSince.ToString(), out var since)
+            && HeaderUtilities.TryParseDate(entry.LastModified, out var modified)
+            && modified <= since;
+    }
+
+    /// <summary>
+    /// True when the request asks for one byte range that this answer honours; <paramref name="range"/> is then the
+    /// satisfiable range, or null for a range past the end (416). Several ranges, or a stale If-Range, get the whole image.
+    /// </summary>
+    private static bool TryGetRange(HttpRequest request, MediaEntry entry, out (long Offset, long Length)? range)
+    {
+        range = null;
+        if (!RangeHeaderValue.TryParse(request.Headers.Range.ToString(), out var header)
+            || header.Unit != "bytes" || header.Ranges.Count != 1)
+        {
+            return false;
+        }
+
+        var ifRange = request.Headers.IfRange.ToString();
+        if (ifRange.Length > 0 && ifRange != entry.ETag && ifRange != entry.LastModified)
+        {
+            return false;
+        }
+
+        var requested = header.Ranges.Single();
+        long start, end;
+        if (requested.From is { } from)
+        {
+            start = from;
+            end = Math.Min(requested.To ?? entry.Size - 1, entry.Size - 1);
+        }
+        else if (requested.To is { } suffix && suffix > 0)
+        {
+            start = Math.Max(0, entry.Size - suffix);
+            end = entry.Size - 1;
+        }
+        else
+        {
+            return true;
+        }
+
+        if (start < entry.Size && start <= end)
+        {
+            range = (start, end - start + 1);
+        }
+
+        return true;
+    }
+
+    private static ApiError NotFound() => new(ErrorCodes.NotFound, "No such image.");
+
+    private static ApiError LimitReached() => new(ErrorCodes.DownloadLimitReached, "This image has reached its download limit.");
+}

@@ -1,0 +1,44 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace Imagebin.Infrastructure;
+
+/// <summary>The absolute URLs this site hands out, resolved once from <see cref="ImagebinOptions"/> or the listen address.</summary>
+public sealed class SiteUrls(IOptions<ImagebinOptions> options, IServer server)
+{
+    private string? _publicBase;
+    private string? _directBase;
+
+    /// <summary>The site's origin without a trailing slash; also the audience API keys must be bound to.</summary>
+    public string PublicBase => _publicBase ??= Normalize(options.Value.PublicBaseUrl ?? FirstListenUrl());
+
+    public string DirectBase => _directBase ??= Normalize(options.Value.DirectBaseUrl ?? PublicBase + "/i");
+
+    /// <summary>The path under which direct bytes are routed on this host, e.g. <c>/i</c>.</summary>
+    public string DirectPath => new Uri(DirectBase).AbsolutePath.TrimEnd('/');
+
+    public string Short(string id, string? secret) => WithSecret($"{PublicBase}/{id}", secret);
+
+    public string View(string id, string? secret) => WithSecret($"{PublicBase}/v/{id}", secret);
+
+    public string Direct(string id, string extension, string? secret) => WithSecret($"{DirectBase}/{id}.{extension}", secret);
+
+    public static string Normalize(string url)
+    {
+        var uri = new Uri(url, UriKind.Absolute);
+        var path = uri.AbsolutePath.TrimEnd('/');
+        var port = uri.IsDefaultPort ? "" : $":{uri.Port}";
+        return $"{uri.Scheme}://{uri.Host.ToLowerInvariant()}{port}{path}";
+    }
+
+    private static string WithSecret(string url, string? secret) => secret is null ? url : $"{url}?s={secret}";
+
+    private string FirstListenUrl()
+    {
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost:5080";
+        // Kestrel reports wildcard hosts as given; a link must name a host a browser can reach.
+        return address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://[::]", "://localhost")
+            .Replace("://0.0.0.0", "://localhost");
+    }
+}

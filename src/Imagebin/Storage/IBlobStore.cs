@@ -1,0 +1,38 @@
+namespace Imagebin.Storage;
+
+/// <summary>
+/// Content-addressed, immutable blob storage. Keys are opaque strings made by <see cref="BlobKeys"/>; writing a key that
+/// exists is a no-op, because equal keys mean equal bytes.
+/// </summary>
+public interface IBlobStore
+{
+    /// <summary>Stores the file at <paramref name="sourceFile"/> under <paramref name="key"/>; the file may be moved away.</summary>
+    Task PutAsync(string key, string sourceFile, CancellationToken cancellationToken);
+
+    Task<bool> ExistsAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Opens <paramref name="length"/> bytes (all when null) from <paramref name="offset"/>.</summary>
+    Task<Stream> OpenReadAsync(string key, long offset, long? length, CancellationToken cancellationToken);
+
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>The blob as a local file when the store keeps it as one (served with positional reads, decoded in place).</summary>
+    string? LocalPath(string key);
+
+    /// <summary>Every stored key with its last write time, for sweeping blobs no row refers to.</summary>
+    IAsyncEnumerable<(string Key, DateTimeOffset LastModified)> ListAsync(CancellationToken cancellationToken);
+
+    Task<bool> IsHealthyAsync(CancellationToken cancellationToken);
+}
+
+public static class BlobKeys
+{
+    /// <summary><c>ab/cd/abcdef…</c>: sharded by prefix so no directory grows huge.</summary>
+    public static string ForSha256(string sha256) => $"{sha256[..2]}/{sha256[2..4]}/{sha256}";
+
+    public static string? Sha256Of(string key)
+    {
+        var name = key[(key.LastIndexOf('/') + 1)..];
+        return name.Length == 64 && name.All(char.IsAsciiHexDigitLower) ? name : null;
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what is missing, runs every test project, and ends with the line
+# "N passed, N failed" that CI reads. Exits non-zero when anything fails or no test ran.
+#
+# Today's suites need only the .NET SDK (pinned by global.json) and NuGet: SQLite and libvips come as NuGet packages.
+# Services that later suites need (PostgreSQL, Ceph RGW, clamd, Chromium) are installed and started here, on free
+# loopback ports, and stopped again on exit.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "test.sh: the .NET SDK $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' global.json | head -1) is required (https://dot.net)." >&2
+  exit 1
+fi
+
+results=$(mktemp -d)
+cleanup() { rm -rf "$results"; }
+trap cleanup EXIT
+
+dotnet restore Imagebin.slnx
+dotnet build Imagebin.slnx --no-restore -c Release
+
+passed=0
+failed=0
+status=0
+for project in tests/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  log="$results/$name.log"
+  echo "== $name"
+  set +e
+  dotnet test --project "$project" --no-build -c Release 2>&1 | tee "$log"
+  code=${PIPESTATUS[0]}
+  set -e
+  p=$(sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$code" -ne 0 ]; then
+    status=1
+    # A crash before the summary is a failure too, even if nothing was counted.
+    [ -z "$f" ] && failed=$((failed + 1))
+  fi
+done
+
+if [ "$passed" -eq 0 ]; then
+  echo "test.sh: no test ran" >&2
+  status=1
+fi
+
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,294 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Imagebin.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Imagebin.Tests;
+
+public sealed class MediaTests : IAsyncLifetime
+{
+    private readonly ImagebinApp _app = new();
+    private HttpClient _owner = null!;
+    private HttpClient _anonymous = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _owner = await _app.OwnerAsync();
+        _anonymous = _app.Anonymous();
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private async Task<JsonElement> UploadPassedAsync(byte[]? image = null, Action<HttpRequestMessage>? configure = null)
+    {
+        var item = await _owner.UploadAsync(image ?? TestImages.Jpeg(40, 40), configure: configure);
+        await _owner.WaitForScanAsync(item.GetProperty("id").GetString()!);
+        return item;
+    }
+
+    [Fact]
+    public async Task DirectGet_OfPublicImage_HasCachingAndSafetyHeaders()
+    {
+        var item = await UploadPassedAsync();
+
+        using var response = await _anonymous.GetAsync(item.PathOf("direct_url"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body));
+        Assert.Equal($"\"{sha}\"", response.Headers.ETag!.ToString());
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType!.ToString());
+        Assert.Equal(body.Length, response.Content.Headers.ContentLength);
+        Assert.NotNull(response.Content.Headers.LastModified);
+        Assert.Equal("bytes", response.Headers.AcceptRanges.Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("default-src 'none'", response.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Equal("public, max-age=31536000, immutable", response.Headers.CacheControl!.ToString());
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
+    public async Task Head_ConditionalGet_AndRanges_FollowHttpSemantics()
+    {
+        var item = await UploadPassedAsync();
+        var path = item.PathOf("direct_url");
+        var full = await _anonymous.GetByteArrayAsync(path);
+        var etag = (await _anonymous.GetAsync(path)).Headers.ETag!;
+
+        using var head = await _anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(full.Length, head.Content.Headers.ContentLength);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, path);
+        conditional.Headers.IfNoneMatch.Add(etag);
+        using var notModified = await _anonymous.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Equal(etag, notModified.Headers.ETag);
+
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, path);
+        ranged.Headers.Range = new RangeHeaderValue(10, 19);
+        using var partial = await _anonymous.SendAsync(ranged);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal($"bytes 10-19/{full.Length}", partial.Content.Headers.ContentRange!.ToString());
+        Assert.Equal(full[10..20], await partial.Content.ReadAsByteArrayAsync());
+
+        using var suffix = new HttpRequestMessage(HttpMethod.Get, path);
+        suffix.Headers.Range = new RangeHeaderValue(null, 5);
+        Assert.Equal(full[^5..], await (await _anonymous.SendAsync(suffix)).Content.ReadAsByteArrayAsync());
+
+        using var beyond = new HttpRequestMessage(HttpMethod.Get, path);
+        beyond.Headers.Range = new RangeHeaderValue(full.Length + 10, null);
+        using var unsatisfiable = await _anonymous.SendAsync(beyond);
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, unsatisfiable.StatusCode);
+        Assert.Equal($"bytes */{full.Length}", unsatisfiable.Content.Headers.ContentRange!.ToString());
+
+        using var stale = new HttpRequestMessage(HttpMethod.Get, path);
+        stale.Headers.Range = new RangeHeaderValue(0, 9);
+        stale.Headers.IfRange = new RangeConditionHeaderValue(new EntityTagHeaderValue("\"stale\""));
+        using var whole = await _anonymous.SendAsync(stale);
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        Assert.Equal(full, await whole.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task Downloads_CountEveryFullGetButNotHeadRangeOr304()
+    {
+        var item = await UploadPassedAsync();
+        var path = item.PathOf("direct_url");
+        var id = item.GetProperty("id").GetString()!;
+
+        for (var i = 0; i < 3; i++)
+        {
+            await _anonymous.GetByteArrayAsync(path);
+        }
+
+        await _anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        var ranged = new HttpRequestMessage(HttpMethod.Get, path);
+        ranged.Headers.Range = new RangeHeaderValue(0, 1);
+        await _anonymous.SendAsync(ranged);
+
+        Assert.Equal(3, (await _anonymous.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}")).GetProperty("downloads").GetInt64());
+    }
+
+    [Fact]
+    public async Task WrongExtension_RedirectsPermanentlyToTheRightOne()
+    {
+        var item = await UploadPassedAsync();
+        var id = item.GetProperty("id").GetString()!;
+
+        using var response = await _anonymous.GetAsync($"/i/{id}.png");
+
+        Assert.Equal(HttpStatusCode.MovedPermanently, response.StatusCode);
+        Assert.Equal(item.GetProperty("direct_url").GetString(), response.Headers.Location!.ToString());
+    }
+
+    [Fact]
+    public async Task PrivateImage_IsServedOnlyWithItsSecret_AndNeverCachedPublicly()
+    {
+        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-private", "true"));
+        var id = item.GetProperty("id").GetString()!;
+
+        await (await _anonymous.GetAsync($"/i/{id}.jpg")).AssertErrorAsync(404, "not_found");
+        await (await _anonymous.GetAsync($"/i/{id}.jpg?s=AAAAAAAAAAAAAAAA")).AssertErrorAsync(404, "not_found");
+        await (await _anonymous.GetAsync($"/i/{id}.png")).AssertErrorAsync(404, "not_found");
+        using var response = await _anonymous.GetAsync(item.PathOf("direct_url"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        response.AssertNotCacheable();
+        Assert.Equal("noindex", response.Headers.GetValues("X-Robots-Tag").Single());
+    }
+
+    [Fact]
+    public async Task MissingImage_IsNotFound()
+    {
+        await (await _anonymous.GetAsync("/i/AAAAAAAAAA.jpg")).AssertErrorAsync(404, "not_found");
+        await (await _anonymous.GetAsync("/i/..%2f..%2fetc%2fpasswd")).AssertErrorAsync(404, "not_found");
+        await (await _anonymous.GetAsync("/v/AAAAAAAAAA")).AssertErrorAsync(404, "not_found");
+    }
+
+    [Fact]
+    public async Task DownloadLimit_IsExactUnderParallelRequests()
+    {
+        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-dl-limit", "5"));
+        var path = item.PathOf("direct_url");
+        var id = item.GetProperty("id").GetString()!;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => _anonymous.GetAsync(path)));
+
+        Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.OK))
+        {
+            await refused.AssertErrorAsync(410, "download_limit_reached");
+        }
+
+        Assert.Equal(5, (await _owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}")).GetProperty("downloads").GetInt64());
+        responses.First(r => r.IsSuccessStatusCode).AssertNotCacheable();
+        await (await _anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path))).AssertErrorAsync(410, "download_limit_reached");
+    }
+
+    [Fact]
+    public async Task ExpiredImage_IsGone()
+    {
+        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-expires-in", "60"));
+        var id = item.GetProperty("id").GetString()!;
+        await using (var scope = _app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Imagebin.Data.ImagebinDb>();
+            await db.Items.Where(i => i.Id == id).ExecuteUpdateAsync(s => s.SetProperty(i => i.ExpiresAt, 1L));
+            scope.ServiceProvider.GetRequiredService<Imagebin.Features.Media.MediaCatalog>().Invalidate(id);
+        }
+
+        await (await _anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
+        await (await _anonymous.GetAsync($"/api/v1/items/{id}")).AssertErrorAsync(410, "gone");
+    }
+
+    [Fact]
+    public async Task UndecodablePixels_AreRejected_NeverServed_AndTheOwnerSeesWhy()
+    {
+        var item = await _owner.UploadAsync(PngWithCorruptPixels());
+        var id = item.GetProperty("id").GetString()!;
+
+        var scanned = await _owner.WaitForScanAsync(id);
+
+        Assert.Equal("rejected", scanned.GetProperty("scan_state").GetString());
+        Assert.False(string.IsNullOrEmpty(scanned.GetProperty("scan_reason").GetString()));
+        await (await _anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
+        await (await _owner.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
+    }
+
+    [Fact]
+    public async Task ViewPage_HasOpenGraphTagsAndShareSnippets_AndPrivateOnesAreNoindex()
+    {
+        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-title", "<b>Bold</b> cat"));
+        var html = await _anonymous.GetStringAsync(item.PathOf("view_url"));
+
+        Assert.Contains("<meta property=\"og:image\"", html);
+        Assert.Contains(item.GetProperty("direct_url").GetString()!, html);
+        Assert.Contains("&lt;b&gt;Bold&lt;/b&gt; cat", html);
+        Assert.DoesNotContain("<b>Bold</b>", html);
+        Assert.Contains("[img]", html);
+        Assert.DoesNotContain("noindex", html);
+
+        var hidden = await UploadPassedAsync(TestImages.Jpeg(seed: 5), r => r.Headers.Add("x-private", "true"));
+        using var privatePage = await _anonymous.GetAsync(hidden.PathOf("view_url"));
+        Assert.Contains("noindex", await privatePage.Content.ReadAsStringAsync());
+        privatePage.AssertNotCacheable();
+    }
+
+    [Fact]
+    public async Task ShortLink_ServesThePageToBrowsersAndRedirectsImageClients()
+    {
+        var item = await UploadPassedAsync();
+        var path = item.PathOf("url");
+
+        using var page = new HttpRequestMessage(HttpMethod.Get, path);
+        page.Headers.Accept.ParseAdd("text/html,application/xhtml+xml,image/avif,image/webp,*/*;q=0.8");
+        using var html = await _anonymous.SendAsync(page);
+        Assert.Equal(HttpStatusCode.OK, html.StatusCode);
+        Assert.Equal("text/html", html.Content.Headers.ContentType!.MediaType);
+
+        using var image = new HttpRequestMessage(HttpMethod.Get, path);
+        image.Headers.Accept.ParseAdd("image/*");
+        using var redirect = await _anonymous.SendAsync(image);
+        Assert.Equal(HttpStatusCode.Found, redirect.StatusCode);
+        Assert.Equal(item.GetProperty("direct_url").GetString(), redirect.Headers.Location!.ToString());
+    }
+
+    public sealed class BeforeTheScan : IAsyncLifetime
+    {
+        // No worker role: nothing is scanned, so every item stays pending.
+        private readonly ImagebinApp _app = new(new() { ["Imagebin:Roles"] = "api,authority" });
+
+        public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+        [Fact]
+        public async Task PendingImage_IsScanPendingForOthersButServedToItsOwner()
+        {
+            var owner = await _app.OwnerAsync();
+            var item = await owner.UploadAsync(TestImages.Jpeg());
+            Assert.Equal("pending", item.GetProperty("scan_state").GetString());
+
+            using var response = await _app.Anonymous().GetAsync(item.PathOf("direct_url"));
+            await response.AssertErrorAsync(503, "scan_pending");
+            Assert.NotNull(response.Headers.RetryAfter);
+            await (await (await _app.OwnerAsync("mallory")).GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(503, "scan_pending");
+
+            using var own = await owner.GetAsync(item.PathOf("direct_url"));
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+            own.AssertNotCacheable();
+        }
+    }
+
+    /// <summary>A PNG whose header is fine but whose compressed pixel data is garbage (with valid chunk CRCs).</summary>
+    private static byte[] PngWithCorruptPixels()
+    {
+        var png = TestImages.Png(64, 64, seed: 4);
+        var offset = 8;
+        while (offset < png.Length)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
+            var type = System.Text.Encoding.ASCII.GetString(png, offset + 4, 4);
+            if (type == "IDAT")
+            {
+                var data = png.AsSpan(offset + 8, length);
+                for (var i = 2; i < data.Length; i++)
+                {
+                    data[i] = (byte)(data[i] ^ 0x5A);
+                }
+
+                BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(offset + 8 + length), TestImages.Crc32(png.AsSpan(offset + 4, length + 4)));
+                return png;
+            }
+
+            offset += 12 + length;
+        }
+
+        throw new InvalidOperationException("no IDAT");
+    }
+}

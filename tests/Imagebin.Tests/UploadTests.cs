@@ -1,0 +1,327 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Imagebin.Tests.Support;
+
+namespace Imagebin.Tests;
+
+public sealed class UploadTests : IAsyncLifetime
+{
+    private readonly ImagebinApp _app = new();
+    private HttpClient _owner = null!;
+
+    public async ValueTask InitializeAsync() => _owner = await _app.OwnerAsync();
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private static readonly string[] ContractFields =
+        ["id", "kind", "content_type", "size_bytes", "width", "height", "created_at", "downloads", "private", "ai_caption", "ai_tags", "url", "view_url", "direct_url"];
+
+    private static readonly string[] OwnerOnlyFields = ["classification", "scan_state", "ai_caption_state", "ai_optout", "dl_limit"];
+
+    [Fact]
+    public async Task RawUpload_WithEveryMetadataHeader_CreatesItemWithThoseFields()
+    {
+        var image = TestImages.Jpeg(80, 60);
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(image) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+        request.Headers.Add("x-title", "Sunset %C3%BCber Berlin");
+        request.Headers.Add("x-description", "A test image");
+        request.Headers.Add("x-tags", "sky, sunset ,berlin");
+        request.Headers.Add("x-category", "travel");
+        request.Headers.Add("x-private", "1");
+        request.Headers.Add("x-dl-limit", "5");
+        request.Headers.Add("x-ai-optout", "true");
+        request.Headers.Add("x-expires-in", "3600");
+
+        using var response = await _owner.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var item = await response.JsonAsync();
+        var id = item.GetProperty("id").GetString()!;
+        Assert.Equal($"{ImagebinApp.BaseUrl}/api/v1/items/{id}", response.Headers.Location!.ToString());
+        Assert.Matches("^[0-9A-Za-z]{10}$", id);
+        Assert.Equal("image", item.GetProperty("kind").GetString());
+        Assert.Equal("image/jpeg", item.GetProperty("content_type").GetString());
+        Assert.Equal(80, item.GetProperty("width").GetInt32());
+        Assert.Equal(60, item.GetProperty("height").GetInt32());
+        Assert.InRange(item.GetProperty("created_at").GetInt64(), before - 1000, before + 60_000);
+        Assert.Equal("Sunset über Berlin", item.GetProperty("title").GetString());
+        Assert.Equal("A test image", item.GetProperty("description").GetString());
+        Assert.Equal(["sky", "sunset", "berlin"], item.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal("travel", item.GetProperty("category").GetString());
+        Assert.True(item.GetProperty("private").GetBoolean());
+        Assert.Equal(5, item.GetProperty("dl_limit").GetInt64());
+        Assert.True(item.GetProperty("ai_optout").GetBoolean());
+        Assert.Equal("opted_out", item.GetProperty("ai_caption_state").GetString());
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("ai_caption").ValueKind);
+        Assert.NotEqual(JsonValueKind.Null, item.GetProperty("expires_at").ValueKind);
+        var secret = new Uri(item.GetProperty("url").GetString()!).Query;
+        Assert.StartsWith("?s=", secret);
+        Assert.Equal($"{ImagebinApp.BaseUrl}/{id}{secret}", item.GetProperty("url").GetString());
+        Assert.Equal($"{ImagebinApp.BaseUrl}/v/{id}{secret}", item.GetProperty("view_url").GetString());
+        Assert.Equal($"{ImagebinApp.BaseUrl}/i/{id}.jpg{secret}", item.GetProperty("direct_url").GetString());
+    }
+
+    [Fact]
+    public async Task MultipartUpload_WithEveryField_CreatesItem()
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(TestImages.Png(40, 30)), "file", "picture.png" },
+            { new StringContent("Form title"), "title" },
+            { new StringContent("Form description"), "description" },
+            { new StringContent("a,b"), "tags" },
+            { new StringContent("misc"), "category" },
+            { new StringContent("false"), "private" },
+            { new StringContent("3"), "dl_limit" },
+            { new StringContent("0"), "ai_optout" },
+            { new StringContent("600"), "expires_in" },
+        };
+
+        using var response = await _owner.PostAsync("/api/v1/items", form);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var item = await response.JsonAsync();
+        Assert.Equal("image/png", item.GetProperty("content_type").GetString());
+        Assert.Equal("Form title", item.GetProperty("title").GetString());
+        Assert.Equal(["a", "b"], item.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.False(item.GetProperty("private").GetBoolean());
+        Assert.Equal(3, item.GetProperty("dl_limit").GetInt64());
+        Assert.False(item.GetProperty("ai_optout").GetBoolean());
+        Assert.Equal("pending", item.GetProperty("ai_caption_state").GetString());
+        Assert.EndsWith(".png", item.GetProperty("direct_url").GetString());
+    }
+
+    [Fact]
+    public async Task Get_ShowsOwnerOnlyFieldsToTheOwnerAndNotToOthers()
+    {
+        var created = await _owner.UploadAsync(TestImages.Jpeg());
+        var id = created.GetProperty("id").GetString()!;
+        await _owner.WaitForScanAsync(id);
+
+        var mine = await _owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+        var anonymous = await _app.Anonymous().GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+        var stranger = await (await _app.OwnerAsync("mallory")).GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+
+        foreach (var field in ContractFields.Concat(OwnerOnlyFields))
+        {
+            Assert.True(mine.TryGetProperty(field, out _), $"owner view lacks {field}");
+        }
+
+        Assert.Equal("passed", mine.GetProperty("scan_state").GetString());
+        Assert.Equal(JsonValueKind.Null, mine.GetProperty("dl_limit").ValueKind);
+        foreach (var other in new[] { anonymous, stranger })
+        {
+            foreach (var field in ContractFields)
+            {
+                Assert.True(other.TryGetProperty(field, out _), $"public view lacks {field}");
+            }
+
+            foreach (var field in OwnerOnlyFields)
+            {
+                Assert.False(other.TryGetProperty(field, out _), $"public view shows owner-only {field}");
+            }
+
+            Assert.False(other.TryGetProperty("scan_reason", out _));
+        }
+
+        Assert.Equal(JsonValueKind.Number, anonymous.GetProperty("created_at").ValueKind);
+        Assert.Equal(JsonValueKind.Array, anonymous.GetProperty("ai_tags").ValueKind);
+    }
+
+    [Fact]
+    public async Task DirectUrl_ReturnsTheStoredBytesByteForByte()
+    {
+        var image = TestImages.Jpeg(50, 50, seed: 7);
+        var item = await _owner.UploadAsync(image);
+        var id = item.GetProperty("id").GetString()!;
+        await _owner.WaitForScanAsync(id);
+
+        var served = await _app.Anonymous().GetByteArrayAsync(item.PathOf("direct_url"));
+
+        Assert.Equal(item.GetProperty("size_bytes").GetInt64(), served.Length);
+        var stored = File.ReadAllBytes(Assert.Single(_app.BlobFiles()));
+        Assert.Equal(stored, served);
+        Assert.Equal(TestImages.Pixels(image), TestImages.Pixels(served));
+    }
+
+    [Fact]
+    public async Task Upload_WithGpsExif_StoresImageWithoutMetadataButSamePixelsAndOrientation()
+    {
+        var original = TestImages.JpegWithGps(64, 48, seed: 3);
+        Assert.Contains(TestImages.Fields(original), f => f.StartsWith("exif-ifd3-", StringComparison.Ordinal));
+
+        var item = await _owner.UploadAsync(original);
+        var id = item.GetProperty("id").GetString()!;
+        var served = await _owner.GetByteArrayAsync(item.PathOf("direct_url"));
+
+        var fields = TestImages.Fields(served);
+        Assert.DoesNotContain(fields, f => f.StartsWith("exif-ifd3-", StringComparison.Ordinal) || f.StartsWith("exif-ifd2-", StringComparison.Ordinal));
+        Assert.DoesNotContain("xmp-data", fields);
+        Assert.DoesNotContain("jpeg-comment", fields);
+        var text = Encoding.Latin1.GetString(served);
+        Assert.DoesNotContain(TestImages.CameraMake, text);
+        Assert.DoesNotContain("GPSLatitude", text);
+        Assert.DoesNotContain("SecretComment", text);
+        Assert.Equal(6, TestImages.Orientation(served));
+        Assert.Equal(TestImages.Pixels(original), TestImages.Pixels(served));
+        Assert.True(served.Length < original.Length);
+        Assert.Equal(served.Length, item.GetProperty("size_bytes").GetInt64());
+        Assert.Equal("passed", (await _owner.WaitForScanAsync(id)).GetProperty("scan_state").GetString());
+    }
+
+    [Theory]
+    [InlineData("gif")]
+    [InlineData("webp")]
+    [InlineData("png")]
+    public async Task Upload_OfEachAllowedFormat_IsIdentifiedFromTheBytes(string format)
+    {
+        var image = format switch { "gif" => TestImages.Gif(), "webp" => TestImages.WebP(), _ => TestImages.Png() };
+
+        // Declared as octet-stream: the type comes from the bytes.
+        var item = await _owner.UploadAsync(image, "application/octet-stream");
+
+        Assert.Equal($"image/{format}", item.GetProperty("content_type").GetString());
+        Assert.EndsWith($".{format}", item.GetProperty("direct_url").GetString());
+        Assert.Equal("passed", (await _owner.WaitForScanAsync(item.GetProperty("id").GetString()!)).GetProperty("scan_state").GetString());
+    }
+
+    public static TheoryData<string, byte[], string, int, string> BadUploads()
+    {
+        var jpeg = TestImages.Jpeg(64, 64);
+        return new TheoryData<string, byte[], string, int, string>
+        {
+            { "empty body", [], "image/jpeg", 400, "invalid_request" },
+            { "random bytes", Random(4096), "application/octet-stream", 415, "unsupported_media_type" },
+            { "svg", Encoding.UTF8.GetBytes("<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"), "image/svg+xml", 415, "unsupported_media_type" },
+            { "html named png", Encoding.UTF8.GetBytes("<!doctype html><html><body>hi</body></html>"), "image/png", 415, "unsupported_media_type" },
+            { "json body", Encoding.UTF8.GetBytes("{\"image\":\"x\"}"), "application/json", 415, "unsupported_media_type" },
+            { "truncated jpeg", jpeg[..(jpeg.Length / 2)], "image/jpeg", 422, "invalid_image" },
+            { "jpeg header only", jpeg[..20], "image/jpeg", 422, "invalid_image" },
+            { "huge png", PngDeclaring(100_000, 100_000), "image/png", 422, "image_too_large" },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(BadUploads))]
+    public async Task BadUpload_GetsItsErrorCodeAndLeavesNothingBehind(string name, byte[] body, string contentType, int status, string code)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+
+        using var response = await _owner.PostAsync("/api/v1/items", content);
+
+        await response.AssertErrorAsync(status, code);
+        await AssertNothingStoredAsync(name);
+    }
+
+    [Theory]
+    [InlineData("x-private", "maybe")]
+    [InlineData("x-dl-limit", "-1")]
+    [InlineData("x-dl-limit", "lots")]
+    [InlineData("x-expires-in", "5")]
+    [InlineData("x-ai-optout", "perhaps")]
+    public async Task BadHeaderValue_IsInvalidRequest(string header, string value)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(TestImages.Jpeg()) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+        request.Headers.TryAddWithoutValidation(header, value);
+
+        using var response = await _owner.SendAsync(request);
+
+        await response.AssertErrorAsync(400, "invalid_request");
+        await AssertNothingStoredAsync(header);
+    }
+
+    [Fact]
+    public async Task TitleOfTenKilobytes_IsInvalidRequest()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(TestImages.Jpeg()) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+        request.Headers.Add("x-title", new string('t', 10 * 1024));
+
+        using var response = await _owner.SendAsync(request);
+
+        await response.AssertErrorAsync(400, "invalid_request");
+        await AssertNothingStoredAsync("long title");
+    }
+
+    [Fact]
+    public async Task Multipart_WithUnknownPart_IsInvalidRequest()
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(TestImages.Jpeg()), "file", "a.jpg" },
+            { new StringContent("x"), "owner_id" },
+        };
+
+        using var response = await _owner.PostAsync("/api/v1/items", form);
+
+        await response.AssertErrorAsync(400, "invalid_request");
+        await AssertNothingStoredAsync("unknown part");
+    }
+
+    [Fact]
+    public async Task Multipart_WithEmptyFile_IsInvalidRequest()
+    {
+        using var form = new MultipartFormDataContent { { new ByteArrayContent([]), "file", "empty.jpg" } };
+
+        using var response = await _owner.PostAsync("/api/v1/items", form);
+
+        await response.AssertErrorAsync(400, "invalid_request");
+        await AssertNothingStoredAsync("zero-byte file");
+    }
+
+    [Fact]
+    public async Task Multipart_WithoutFile_IsInvalidRequest()
+    {
+        using var form = new MultipartFormDataContent { { new StringContent("t"), "title" } };
+
+        using var response = await _owner.PostAsync("/api/v1/items", form);
+
+        await response.AssertErrorAsync(400, "invalid_request");
+    }
+
+    [Fact]
+    public async Task ServerKeepsServing_AfterBadInput()
+    {
+        using var bad = new ByteArrayContent(Random(100));
+        bad.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        (await _owner.PostAsync("/api/v1/items", bad)).Dispose();
+
+        var item = await _owner.UploadAsync(TestImages.Jpeg());
+
+        Assert.Equal(10, item.GetProperty("id").GetString()!.Length);
+    }
+
+    private async Task AssertNothingStoredAsync(string what)
+    {
+        var list = await _owner.GetFromJsonAsync<JsonElement>("/api/v1/account/items");
+        Assert.True(list.GetProperty("items").GetArrayLength() == 0, $"{what}: an item was created");
+        Assert.True(_app.BlobFiles().Length == 0, $"{what}: a blob was left: {string.Join(", ", _app.BlobFiles())}");
+        Assert.True(_app.TempFiles().Length == 0, $"{what}: a temp file was left: {string.Join(", ", _app.TempFiles())}");
+    }
+
+    private static byte[] Random(int length)
+    {
+        var bytes = new byte[length];
+        new Random(42).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>A PNG whose header declares the given size; the pixel data never exists.</summary>
+    private static byte[] PngDeclaring(int width, int height)
+    {
+        var png = TestImages.Png(8, 8);
+        // IHDR data starts at byte 16: width, height (big-endian); then fix the chunk CRC.
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), height);
+        var crc = TestImages.Crc32(png.AsSpan(12, 17));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), crc);
+        return png;
+    }
+}
