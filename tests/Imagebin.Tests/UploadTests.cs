@@ -324,4 +324,91 @@ public sealed class UploadTests : IAsyncLifetime
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), crc);
         return png;
     }
+
+    public sealed class OverTheSizeLimit : IAsyncLifetime
+    {
+        private readonly ImagebinApp _app = new(new() { ["Limits:MaxUploadBytes"] = "100000" });
+        private HttpClient _owner = null!;
+
+        public async ValueTask InitializeAsync() => _owner = await _app.OwnerAsync();
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+        [Fact]
+        public async Task DeclaredLength_OverTheLimit_Is413BeforeTheBodyIsRead()
+        {
+            var body = new TrackingStream(new byte[1_000_000]);
+            using var content = new StreamContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+            content.Headers.ContentLength = 1_000_000;
+
+            using var response = await _owner.PostAsync("/api/v1/items", content);
+
+            await response.AssertErrorAsync(413, "request_too_large");
+            // The in-memory server buffers 128 KiB ahead of the app; reading up to the limit would pull ~230 KB.
+            Assert.True(body.BytesRead <= 128 * 1024, $"read {body.BytesRead} bytes of a body refused by its length");
+            Assert.Empty(_app.TempFiles());
+            Assert.Empty(_app.BlobFiles());
+        }
+
+        [Fact]
+        public async Task ChunkedBody_OverTheLimit_Is413AndLeavesNothingBehind()
+        {
+            var image = TestImages.Jpeg(64, 64);
+            var body = new TrackingStream([.. image, .. new byte[400_000]]);
+            using var content = new StreamContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+
+            using var response = await _owner.PostAsync("/api/v1/items", content);
+
+            await response.AssertErrorAsync(413, "request_too_large");
+            Assert.Empty(_app.TempFiles());
+            Assert.Empty(_app.BlobFiles());
+            Assert.Equal(0, (await _owner.GetFromJsonAsync<JsonElement>("/api/v1/account/items")).GetProperty("items").GetArrayLength());
+        }
+
+        [Fact]
+        public async Task MultipartFile_OverTheLimit_Is413()
+        {
+            using var form = new MultipartFormDataContent { { new ByteArrayContent(new byte[150_000]), "file", "big.jpg" } };
+
+            using var response = await _owner.PostAsync("/api/v1/items", form);
+
+            await response.AssertErrorAsync(413, "request_too_large");
+            Assert.Empty(_app.TempFiles());
+        }
+    }
+
+    /// <summary>A body that counts how much of it the server read.</summary>
+    private sealed class TrackingStream(byte[] data) : MemoryStream(data)
+    {
+        public long BytesRead { get; private set; }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = base.Read(buffer, offset, count);
+            BytesRead += read;
+            return read;
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = base.Read(buffer);
+            BytesRead += read;
+            return read;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await base.ReadAsync(buffer, cancellationToken);
+            BytesRead += read;
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        // Hide the length so HttpClient sends it chunked unless the test sets Content-Length itself.
+        public override bool CanSeek => false;
+    }
 }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Imagebin.Infrastructure;
 
 /// <summary>The absolute URLs this site hands out, resolved once from <see cref="ImagebinOptions"/> or the listen address.</summary>
-public sealed class SiteUrls(IOptions<ImagebinOptions> options, IServer server)
+public sealed class SiteUrls(IOptions<ImagebinOptions> options, IServer server, IConfiguration configuration)
 {
     private string? _publicBase;
     private string? _directBase;
@@ -36,7 +36,10 @@ public sealed class SiteUrls(IOptions<ImagebinOptions> options, IServer server)
 
     private string FirstListenUrl()
     {
-        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost:5080";
+        // Admin commands run without starting the server; they read the same setting the server would listen on.
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? configuration["urls"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault()
+            ?? HostSetup.DefaultUrl;
         // Kestrel reports wildcard hosts as given; a link must name a host a browser can reach.
         return address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://[::]", "://localhost")
             .Replace("://0.0.0.0", "://localhost");
