@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using Imagebin.Features.Admin;
 using Imagebin.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Imagebin.Tests;
 
@@ -22,6 +24,19 @@ public sealed class AdminCommandsTests : IAsyncLifetime
     }
 
     private static string LastLine(string text) => text.TrimEnd().Split('\n').Last().Trim();
+
+    [Fact]
+    public async Task FirstStart_CreatesTheAdminAccount()
+    {
+        await using var app = new ImagebinApp();
+        app.CreateClient().Dispose();
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var admin = await scope.ServiceProvider.GetRequiredService<Imagebin.Data.ImagebinDb>().Accounts.SingleAsync();
+        Assert.Equal("admin", admin.Name);
+        Assert.Equal("admin", admin.Role);
+        Assert.NotNull(admin.PasswordHash);
+    }
 
     [Fact]
     public async Task KeysCreate_PrintsAWorkingKeyOnTheLastLine_AndRevokeStopsIt()

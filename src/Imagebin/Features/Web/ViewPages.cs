@@ -15,10 +15,29 @@ public static class ViewPages
 {
     public static IEndpointRouteBuilder MapViewPages(this IEndpointRouteBuilder app)
     {
+        app.MapGet("/", Home).ExcludeFromDescription();
         app.MapGet("/v/{id}", ViewAsync).ExcludeFromDescription();
         app.MapGet("/{id:minlength(10):maxlength(16)}", ShortLinkAsync).ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>Until the web UI exists, the home page tells a visitor how to upload.</summary>
+    private static ContentHttpResult Home(SiteUrls site) => TypedResults.Content(
+        $$"""
+        <!doctype html>
+        <html lang="en">
+        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Imagebin</title>
+        <style>{{Style}}</style></head>
+        <body><main>
+        <h1>Imagebin</h1>
+        <p>An image host. Upload with an API key:</p>
+        <pre>curl -X POST {{WebUtility.HtmlEncode(site.PublicBase)}}/api/v1/items -H "Authorization: Bearer pbca_live_…" \
+          -H "Content-Type: image/jpeg" --data-binary @photo.jpg</pre>
+        <p>The answer's <code>url</code> is the image's short link.</p>
+        </main></body>
+        </html>
+        """,
+        "text/html; charset=utf-8");
 
     private static async Task<Results<ContentHttpResult, RedirectHttpResult, ApiError>> ShortLinkAsync(
         string id, HttpContext context, ImagebinDb db, SiteUrls site, ClaimsPrincipal user, TimeProvider time)
