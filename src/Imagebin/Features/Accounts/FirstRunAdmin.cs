@@ -8,6 +8,8 @@ namespace Imagebin.Features.Accounts;
 /// <summary>On the first start with an empty store, creates the <c>admin</c> account and tells the operator what to do next.</summary>
 public sealed class FirstRunAdmin(IServiceScopeFactory scopes, IOptions<ImagebinOptions> options, ILogger<FirstRunAdmin> logger) : IHostedService
 {
+    private const string KeyCommand = "dotnet run --project src/Imagebin -- keys create --account admin --scopes image:create,image:read,image:delete";
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!options.Value.HasRole("authority"))
@@ -19,6 +21,7 @@ public sealed class FirstRunAdmin(IServiceScopeFactory scopes, IOptions<Imagebin
         var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
         if (await db.Accounts.AnyAsync(cancellationToken))
         {
+            logger.LogInformation("Create an API key with: {Command}", KeyCommand);
             return;
         }
 
@@ -27,9 +30,10 @@ public sealed class FirstRunAdmin(IServiceScopeFactory scopes, IOptions<Imagebin
             """
             Created the first account 'admin' with the one-time password {Password} (shown only now).
             Create an API key for it with:
-              dotnet run --project src/Imagebin -- keys create --account admin --scopes image:create,image:read,image:delete
+              {Command}
             """,
-            created.OneTimePassword);
+            created.OneTimePassword,
+            KeyCommand);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -67,7 +67,7 @@ public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, B
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var expired = await db.Items.Where(i => i.ExpiresAt <= now).Select(i => new { i.Id, i.BlobSha256 }).Take(1000).ToListAsync(cancellationToken);
+        var expired = await db.Items.Where(i => i.ExpiresAt <= now).OrderBy(i => i.ExpiresAt).Select(i => new { i.Id, i.BlobSha256 }).Take(1000).ToListAsync(cancellationToken);
         foreach (var item in expired)
         {
             await blobs.ReleaseAsync(db, item.BlobSha256,
