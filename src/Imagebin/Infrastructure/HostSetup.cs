@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -25,6 +26,15 @@ public static class HostSetup
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, ImagebinJson.Default);
         });
 
+        var serving = configuration.GetSection(ServingOptions.Section).Get<ServingOptions>() ?? new ServingOptions();
+        if (serving.InlineIo)
+        {
+            // The runtime reads these once, when the first socket is created, which is after this point.
+            SetIfUnset("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+            SetIfUnset("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", (serving.SocketThreads ?? Environment.ProcessorCount).ToString(CultureInfo.InvariantCulture));
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
+
         var maxUpload = configuration.GetValue<long?>($"{LimitsOptions.Section}:MaxUploadBytes") ?? new LimitsOptions().MaxUploadBytes;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -33,7 +43,17 @@ public static class HostSetup
             kestrel.Limits.MaxRequestBodySize = maxUpload + 1024 * 1024;
             // Titles and tags arrive in headers as UTF-8.
             kestrel.RequestHeaderEncodingSelector = _ => Encoding.UTF8;
+            // Image bodies are written in 64 KiB pieces and flushed every 256 KiB; a buffer cap only adds waits.
+            kestrel.Limits.MaxResponseBufferSize = null;
         });
         return builder;
+    }
+
+    private static void SetIfUnset(string variable, string value)
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)))
+        {
+            Environment.SetEnvironmentVariable(variable, value);
+        }
     }
 }

@@ -12,8 +12,7 @@ namespace Imagebin.Features.Accounts;
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
-    UrlEncoder encoder,
-    ApiKeys keys) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    UrlEncoder encoder) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
 
@@ -33,6 +32,8 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail(ErrorCodes.InvalidToken);
         }
 
+        // Resolved only now: most requests (every image fetch) carry no credentials and need no database context.
+        var keys = Context.RequestServices.GetRequiredService<ApiKeys>();
         var verification = await keys.VerifyAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
         switch (verification.Outcome)
         {

@@ -15,7 +15,7 @@ public static class ItemsSetup
         var services = builder.Services;
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
-        services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateOnStart();
+        services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IBlobStore>(provider =>
         {
             var storage = provider.GetRequiredService<IOptions<StorageOptions>>().Value;
@@ -24,7 +24,6 @@ public static class ItemsSetup
         });
         services.AddSingleton<BlobReferences>();
         services.AddScoped<Ingest.Ingest>();
-        services.AddMemoryCache();
         services.AddSingleton<MediaCatalog>();
         services.AddSingleton<DownloadCounter>();
         services.AddHostedService(provider => provider.GetRequiredService<DownloadCounter>());

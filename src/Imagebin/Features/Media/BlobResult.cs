@@ -16,29 +16,34 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
+        var shared = false;
         SafeFileHandle? handle = null;
         if (!headOnly && entry.LocalPath is { } path)
         {
+            handle = entry.Handle;
             try
             {
-                handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+                handle?.DangerousAddRef(ref shared);
             }
-            catch (FileNotFoundException)
+            catch (ObjectDisposedException)
             {
-                // Deleted between the catalog lookup and now: it is gone for this request too.
-                httpContext.RequestServices.GetRequiredService<MediaCatalog>().Invalidate(entry.Id);
-                response.StatusCode = StatusCodes.Status404NotFound;
-                return;
+                // The entry was evicted a moment ago; this request opens the file itself.
             }
-            catch (DirectoryNotFoundException)
+
+            if (!shared)
             {
-                httpContext.RequestServices.GetRequiredService<MediaCatalog>().Invalidate(entry.Id);
-                response.StatusCode = StatusCodes.Status404NotFound;
-                return;
+                handle = OpenOrNull(path);
+                if (handle is null)
+                {
+                    // Deleted between the catalog lookup and now: it is gone for this request too.
+                    httpContext.RequestServices.GetRequiredService<MediaCatalog>().Invalidate(entry.Id);
+                    response.StatusCode = StatusCodes.Status404NotFound;
+                    return;
+                }
             }
         }
 
-        using (handle)
+        try
         {
             MediaHeaders.Write(response, entry);
             response.StatusCode = partial ? StatusCodes.Status206PartialContent : StatusCodes.Status200OK;
@@ -63,6 +68,29 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
                 await using var stream = await store.OpenReadAsync(entry.BlobKey, offset, length, httpContext.RequestAborted);
                 await stream.CopyToAsync(response.Body, httpContext.RequestAborted);
             }
+        }
+        finally
+        {
+            if (shared)
+            {
+                handle!.DangerousRelease();
+            }
+            else
+            {
+                handle?.Dispose();
+            }
+        }
+    }
+
+    private static SafeFileHandle? OpenOrNull(string path)
+    {
+        try
+        {
+            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
         }
     }
 

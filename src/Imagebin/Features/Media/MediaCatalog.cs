@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Imagebin.Data;
@@ -6,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Microsoft.Win32.SafeHandles;
 
 namespace Imagebin.Features.Media;
 
@@ -19,6 +22,10 @@ public sealed class MediaOptions
 
     /// <summary>Seconds a client is told to wait (<c>Retry-After</c>) while an image is being scanned.</summary>
     public int ScanRetryAfterSeconds { get; set; } = 2;
+
+    /// <summary>Items whose serving facts (and open file handle) a node keeps at once.</summary>
+    [Range(16, 1_000_000)]
+    public int CacheEntries { get; set; } = 4096;
 }
 
 /// <summary>What the direct path needs to answer for an item, with the header values computed once.</summary>
@@ -28,6 +35,12 @@ public sealed class MediaEntry
     public string? OwnerId { get; init; }
     public required string BlobKey { get; init; }
     public string? LocalPath { get; init; }
+
+    /// <summary>
+    /// The blob's file, opened once and shared by every request for this entry. Readers take a reference on it
+    /// (<see cref="SafeHandle.DangerousAddRef"/>), so evicting the entry never closes it under a read in progress.
+    /// </summary>
+    public SafeFileHandle? Handle { get; init; }
     public required string ContentType { get; init; }
     public required string Extension { get; init; }
     public long Size { get; init; }
@@ -50,13 +63,20 @@ public sealed class MediaEntry
 /// every request. Changes made on this node invalidate their entry immediately; other nodes see them within
 /// <see cref="MediaOptions.CacheSeconds"/>.
 /// </summary>
-public sealed class MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, IMemoryCache cache, IOptions<MediaOptions> options)
+public sealed class MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, IOptions<MediaOptions> options) : IDisposable
 {
     private static readonly TimeSpan MissingLifetime = TimeSpan.FromSeconds(2);
 
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = options.Value.CacheEntries });
+
+    private static readonly PostEvictionCallbackRegistration CloseHandle = new()
+    {
+        EvictionCallback = (_, value, _, _) => (value as MediaEntry)?.Handle?.Dispose(),
+    };
+
     public async ValueTask<MediaEntry?> FindAsync(string id, CancellationToken cancellationToken)
     {
-        if (cache.TryGetValue(CacheKey(id), out MediaEntry? cached))
+        if (_cache.TryGetValue(id, out MediaEntry? cached))
         {
             return cached;
         }
@@ -65,12 +85,15 @@ public sealed class MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobSt
         var item = await db.Items.AsNoTracking().Where(i => i.Id == id)
             .Select(i => new { i.Id, i.OwnerId, i.BlobSha256, i.ContentType, i.Extension, i.SizeBytes, i.CreatedAt, i.Private, i.ShareSecret, i.ScanState, i.DlLimit, i.ExpiresAt })
             .FirstOrDefaultAsync(cancellationToken);
+        var key = item is null ? null : BlobKeys.ForSha256(item.BlobSha256);
+        var localPath = key is null ? null : store.LocalPath(key);
         var entry = item is null ? null : new MediaEntry
         {
             Id = item.Id,
             OwnerId = item.OwnerId,
-            BlobKey = BlobKeys.ForSha256(item.BlobSha256),
-            LocalPath = store.LocalPath(BlobKeys.ForSha256(item.BlobSha256)),
+            BlobKey = key!,
+            LocalPath = localPath,
+            Handle = localPath is null ? null : TryOpen(localPath),
             ContentType = item.ContentType,
             Extension = item.Extension,
             Size = item.SizeBytes,
@@ -82,13 +105,31 @@ public sealed class MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobSt
             DlLimit = item.DlLimit,
             ExpiresAt = item.ExpiresAt,
         };
-        cache.Set(CacheKey(id), entry, entry is null ? MissingLifetime : TimeSpan.FromSeconds(options.Value.CacheSeconds));
+        var cacheOptions = new MemoryCacheEntryOptions
+        {
+            Size = 1,
+            AbsoluteExpirationRelativeToNow = entry is null ? MissingLifetime : TimeSpan.FromSeconds(options.Value.CacheSeconds),
+        };
+        cacheOptions.PostEvictionCallbacks.Add(CloseHandle);
+        _cache.Set(id, entry, cacheOptions);
         return entry;
     }
 
-    public void Invalidate(string id) => cache.Remove(CacheKey(id));
+    public void Invalidate(string id) => _cache.Remove(id);
 
-    private static string CacheKey(string id) => "media:" + id;
+    public void Dispose() => _cache.Dispose();
+
+    private static SafeFileHandle? TryOpen(string path)
+    {
+        try
+        {
+            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 }
 
 public static class ShareSecrets

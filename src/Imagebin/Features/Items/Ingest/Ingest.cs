@@ -50,6 +50,9 @@ public sealed class Ingest(
         try
         {
             var (size, head) = await SpoolAsync(body, upload.OriginalPath, cancellationToken);
+            // With inline I/O the body's last read completes on the socket thread; what follows is CPU work
+            // (libvips, stripping, hashing) that belongs on the thread pool, not in front of other connections.
+            await Task.Yield();
             if (size == 0)
             {
                 throw new ApiException(ErrorCodes.InvalidRequest, "The upload is empty.");
