@@ -6,26 +6,26 @@ namespace Imagebin.Features.Items;
 /// <summary>The public view of an item: the imagebin.ca Item contract plus the optional fields our OpenAPI declares.</summary>
 public class ItemDto
 {
-    public required string Id { get; init; }
+    public string Id { get; set; } = "";
     public string Kind => "image";
-    public string? ContentType { get; init; }
-    public long SizeBytes { get; init; }
-    public int? Width { get; init; }
-    public int? Height { get; init; }
-    public long CreatedAt { get; init; }
-    public long Downloads { get; init; }
-    public bool Private { get; init; }
-    public string? AiCaption { get; init; }
-    public required IReadOnlyList<string> AiTags { get; init; }
-    public required string Url { get; init; }
-    public required string ViewUrl { get; init; }
-    public required string DirectUrl { get; init; }
-    public string? Title { get; init; }
-    public string? Description { get; init; }
-    public required IReadOnlyList<string> Tags { get; init; }
-    public string? Category { get; init; }
-    public long? ExpiresAt { get; init; }
-    public int Frames { get; init; }
+    public string? ContentType { get; set; }
+    public long SizeBytes { get; set; }
+    public int? Width { get; set; }
+    public int? Height { get; set; }
+    public long CreatedAt { get; set; }
+    public long Downloads { get; set; }
+    public bool Private { get; set; }
+    public string? AiCaption { get; set; }
+    public IReadOnlyList<string> AiTags { get; set; } = [];
+    public string Url { get; set; } = "";
+    public string ViewUrl { get; set; } = "";
+    public string DirectUrl { get; set; } = "";
+    public string? Title { get; set; }
+    public string? Description { get; set; }
+    public IReadOnlyList<string> Tags { get; set; } = [];
+    public string? Category { get; set; }
+    public long? ExpiresAt { get; set; }
+    public int Frames { get; set; }
 }
 
 /// <summary>The owner's view: the public fields and the pipeline state.</summary>
@@ -44,64 +44,43 @@ public sealed record ItemListDto(IReadOnlyList<OwnerItemDto> Items, string? Next
 
 public static class ItemMapping
 {
-    public static ItemDto ToPublicDto(this Item item, SiteUrls site, long pendingDownloads = 0)
-    {
-        var captionReady = item.AiCaptionState == AiCaptionState.Ready && !item.AiOptOut;
-        return new ItemDto
-        {
-            Id = item.Id,
-            ContentType = item.ContentType,
-            SizeBytes = item.SizeBytes,
-            Width = item.Width,
-            Height = item.Height,
-            CreatedAt = item.CreatedAt,
-            Downloads = item.Downloads + pendingDownloads,
-            Private = item.Private,
-            AiCaption = captionReady ? item.AiCaption : null,
-            AiTags = captionReady ? Split(item.AiTags) : [],
-            Url = site.Short(item.Id, item.ShareSecret),
-            ViewUrl = site.View(item.Id, item.ShareSecret),
-            DirectUrl = site.Direct(item.Id, item.Extension, item.ShareSecret),
-            Title = item.Title,
-            Description = item.Description,
-            Tags = Split(item.Tags),
-            Category = item.Category,
-            ExpiresAt = item.ExpiresAt,
-            Frames = item.Frames,
-        };
-    }
+    public static ItemDto ToPublicDto(this Item item, SiteUrls site, long pendingDownloads = 0) =>
+        new ItemDto().Fill(item, site, pendingDownloads);
 
-    public static OwnerItemDto ToOwnerDto(this Item item, SiteUrls site, long pendingDownloads = 0)
-    {
-        var dto = item.ToPublicDto(site, pendingDownloads);
-        return new OwnerItemDto
+    public static OwnerItemDto ToOwnerDto(this Item item, SiteUrls site, long pendingDownloads = 0) =>
+        new OwnerItemDto
         {
-            Id = dto.Id,
-            ContentType = dto.ContentType,
-            SizeBytes = dto.SizeBytes,
-            Width = dto.Width,
-            Height = dto.Height,
-            CreatedAt = dto.CreatedAt,
-            Downloads = dto.Downloads,
-            Private = dto.Private,
-            AiCaption = dto.AiCaption,
-            AiTags = dto.AiTags,
-            Url = dto.Url,
-            ViewUrl = dto.ViewUrl,
-            DirectUrl = dto.DirectUrl,
-            Title = dto.Title,
-            Description = dto.Description,
-            Tags = dto.Tags,
-            Category = dto.Category,
-            ExpiresAt = dto.ExpiresAt,
-            Frames = dto.Frames,
             Classification = item.Classification,
             ScanState = item.ScanState,
             ScanReason = item.ScanReason,
             AiCaptionState = item.AiCaptionState,
             AiOptout = item.AiOptOut,
             DlLimit = item.DlLimit,
-        };
+        }.Fill(item, site, pendingDownloads);
+
+    private static T Fill<T>(this T dto, Item item, SiteUrls site, long pendingDownloads) where T : ItemDto
+    {
+        var captionReady = item.AiCaptionState == AiCaptionState.Ready && !item.AiOptOut;
+        dto.Id = item.Id;
+        dto.ContentType = item.ContentType;
+        dto.SizeBytes = item.SizeBytes;
+        dto.Width = item.Width;
+        dto.Height = item.Height;
+        dto.CreatedAt = item.CreatedAt;
+        dto.Downloads = item.Downloads + pendingDownloads;
+        dto.Private = item.Private;
+        dto.AiCaption = captionReady ? item.AiCaption : null;
+        dto.AiTags = captionReady ? Split(item.AiTags) : [];
+        dto.Url = site.Short(item.Id, item.ShareSecret);
+        dto.ViewUrl = site.View(item.Id, item.ShareSecret);
+        dto.DirectUrl = site.Direct(item.Id, item.Extension, item.ShareSecret);
+        dto.Title = item.Title;
+        dto.Description = item.Description;
+        dto.Tags = Split(item.Tags);
+        dto.Category = item.Category;
+        dto.ExpiresAt = item.ExpiresAt;
+        dto.Frames = item.Frames;
+        return dto;
     }
 
     private static string[] Split(string joined) => joined.Split(',', StringSplitOptions.RemoveEmptyEntries);
