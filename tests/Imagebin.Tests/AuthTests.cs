@@ -24,6 +24,13 @@ public sealed class AuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UnknownPathAndWrongMethod_AreProblemJson()
+    {
+        await (await _app.Anonymous().GetAsync("/api/v1/nothing-here")).AssertErrorAsync(404, "not_found");
+        await (await _app.Anonymous().PutAsync("/api/v1/items/AAAAAAAAAA", new StringContent("{}"))).AssertErrorAsync(405, "method_not_allowed");
+    }
+
+    [Fact]
     public async Task KeylessApiUpload_IsTurnstileFailed()
     {
         using var response = await _app.Anonymous().SendAsync(Upload());

@@ -179,9 +179,10 @@ public sealed class UploadTests : IAsyncLifetime
     [InlineData("gif")]
     [InlineData("webp")]
     [InlineData("png")]
+    [InlineData("avif")]
     public async Task Upload_OfEachAllowedFormat_IsIdentifiedFromTheBytes(string format)
     {
-        var image = format switch { "gif" => TestImages.Gif(), "webp" => TestImages.WebP(), _ => TestImages.Png() };
+        var image = format switch { "gif" => TestImages.Gif(), "webp" => TestImages.WebP(), "avif" => TestImages.Avif(), _ => TestImages.Png() };
 
         // Declared as octet-stream: the type comes from the bytes.
         var item = await _owner.UploadAsync(image, "application/octet-stream");
@@ -204,6 +205,8 @@ public sealed class UploadTests : IAsyncLifetime
             { "truncated jpeg", jpeg[..(jpeg.Length / 2)], "image/jpeg", 422, "invalid_image" },
             { "jpeg header only", jpeg[..20], "image/jpeg", 422, "invalid_image" },
             { "huge png", PngDeclaring(100_000, 100_000), "image/png", 422, "image_too_large" },
+            { "heic brand only", [0, 0, 0, 24, .. "ftypheic"u8, 0, 0, 0, 0, .. "mif1heic"u8, .. new byte[64]], "image/heic", 415, "unsupported_media_type" },
+            { "jpeg magic then garbage", [0xFF, 0xD8, 0xFF, 0xE0, .. Random(2000)], "image/jpeg", 422, "invalid_image" },
         };
     }
 

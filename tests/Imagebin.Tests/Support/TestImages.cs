@@ -42,6 +42,12 @@ public static class TestImages
         return image.WebpsaveBuffer(keep: Enums.ForeignKeep.None);
     }
 
+    public static byte[] Avif(int width = 64, int height = 48, int seed = 0)
+    {
+        using var image = Picture(width, height, seed);
+        return image.HeifsaveBuffer(compression: Enums.ForeignHeifCompression.Av1, keep: Enums.ForeignKeep.None);
+    }
+
     /// <summary>A JPEG carrying EXIF (camera make, orientation 6, GPS position), XMP with GPS, and a comment.</summary>
     public static byte[] JpegWithGps(int width = 64, int height = 48, int seed = 0)
     {
