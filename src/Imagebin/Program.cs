@@ -22,8 +22,7 @@ if (AdminCommands.IsCommand(args))
 }
 
 app.UseApiErrors();
-app.UseAuthentication();
-app.UseRejectFailedCredentials();
+app.UseCredentials();
 app.UseAuthorization();
 
 app.MapItemsApi();

@@ -104,16 +104,17 @@ public sealed class ApiAuthorizationResultHandler : IAuthorizationMiddlewareResu
     }
 }
 
-public static class AuthenticationFailures
+public static class CredentialsPipeline
 {
     /// <summary>
-    /// A request that sent credentials which failed is refused outright, even on endpoints that allow anonymous callers:
-    /// a client with a bad key must learn it instead of silently acting as anonymous.
+    /// Authenticates requests that carry an <c>Authorization</c> header and refuses those whose credentials fail, even on
+    /// endpoints that allow anonymous callers: a client with a bad key must learn it instead of silently acting as
+    /// anonymous. Requests without the header (every plain image fetch) skip authentication entirely.
     /// </summary>
-    public static IApplicationBuilder UseRejectFailedCredentials(this IApplicationBuilder app) =>
-        app.Use(async (context, next) =>
-        {
-            if (context.Request.Headers.Authorization.Count > 0)
+    public static IApplicationBuilder UseCredentials(this IApplicationBuilder app) =>
+        app.UseWhen(
+            context => context.Request.Headers.Authorization.Count > 0,
+            branch => branch.UseAuthentication().Use(async (context, next) =>
             {
                 var result = await context.AuthenticateAsync(ApiKeyAuthenticationHandler.SchemeName);
                 if (result.Failure is { } failure)
@@ -123,8 +124,7 @@ public static class AuthenticationFailures
                         .WriteAsync(context);
                     return;
                 }
-            }
 
-            await next(context);
-        });
+                await next(context);
+            }));
 }
