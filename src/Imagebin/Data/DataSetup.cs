@@ -15,9 +15,11 @@ public static class DataSetup
         var connectionString = builder.Configuration.GetConnectionString("Imagebin")
             ?? $"Data Source={Path.Combine(Path.GetFullPath(dataDir), "imagebin.db")}";
 
+        var writeGate = new SqliteWriteGate();
         builder.Services.AddPooledDbContextFactory<ImagebinDb>(options => options
             .UseSqlite(connectionString)
-            .AddInterceptors(new SqlitePragmas()));
+            .AddInterceptors(new SqlitePragmas(), writeGate));
+        builder.Services.AddHostedService<SqliteCheckpointer>();
         // Requests take a pooled context per scope; singletons (workers, caches) use the factory directly.
         builder.Services.AddScoped(services => services.GetRequiredService<IDbContextFactory<ImagebinDb>>().CreateDbContext());
         return builder;
@@ -35,20 +37,26 @@ public static class DataSetup
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
     }
 
-    /// <summary>Per-connection settings: wait for the writer lock instead of failing, and fsync at checkpoints (safe with WAL).</summary>
+    /// <summary>
+    /// Per-connection settings: wait for the writer lock instead of failing; fsync only at checkpoints (safe with WAL);
+    /// checkpoints are run by <see cref="SqliteCheckpointer"/>, not by whichever commit crosses the threshold.
+    /// </summary>
     private sealed class SqlitePragmas : DbConnectionInterceptor
     {
+        private const string Settings =
+            "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;";
+
         public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+            command.CommandText = Settings;
             command.ExecuteNonQuery();
         }
 
         public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+            command.CommandText = Settings;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
