@@ -46,6 +46,15 @@ public sealed class SqliteCheckpointer(IDbContextFactory<ImagebinDb> contexts, I
             var frames = await RunAsync(connection, truncate ? "TRUNCATE" : "PASSIVE", cancellationToken);
             if (frames > RestartAfterFrames)
             {
+                // A restart holds the write lock while it waits for readers; a short timeout keeps writers from
+                // queueing behind it. If it cannot finish now, it tries again in a second. The connection's usual
+                // timeout comes back when it is next opened.
+                await using (var timeout = connection.CreateCommand())
+                {
+                    timeout.CommandText = "PRAGMA busy_timeout=50;";
+                    await timeout.ExecuteNonQueryAsync(cancellationToken);
+                }
+
                 await RunAsync(connection, "RESTART", cancellationToken);
             }
         }
