@@ -478,15 +478,7 @@ public sealed class MetadataStripperTests
         return jpeg[(exif + 6)..segmentEnd];
     }
 
-    private static byte[] JpegSegment(byte marker, byte[] payload)
-    {
-        var segment = new byte[4 + payload.Length];
-        segment[0] = 0xFF;
-        segment[1] = marker;
-        BinaryPrimitives.WriteUInt16BigEndian(segment.AsSpan(2), (ushort)(payload.Length + 2));
-        payload.CopyTo(segment, 4);
-        return segment;
-    }
+    private static byte[] JpegSegment(byte marker, byte[] payload) => TestImages.Segment(marker, payload);
 
     private static byte[] PngChunk(string type, byte[] data)
     {

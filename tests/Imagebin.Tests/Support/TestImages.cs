@@ -62,7 +62,7 @@ public static class TestImages
 
     public const string CameraMake = "SecretCam";
 
-    private static byte[] Segment(byte marker, byte[] payload)
+    public static byte[] Segment(byte marker, byte[] payload)
     {
         var segment = new byte[4 + payload.Length];
         segment[0] = 0xFF;

@@ -133,5 +133,5 @@ public sealed class ItemFieldParser(LimitsOptions limits)
 
     private static ApiException Invalid(string detail) => new(ErrorCodes.InvalidRequest, detail);
 
-    private static string Shorten(string value) => value.Length > 40 ? value[..40] + "…" : value;
+    internal static string Shorten(string value) => value.Length > 40 ? value[..40] + "…" : value;
 }

@@ -160,7 +160,7 @@ public static class ItemsApi
                 else
                 {
                     throw new ApiException(ErrorCodes.InvalidRequest,
-                        $"Unknown form part '{Shorten(name)}'. Known parts: file, {string.Join(", ", ItemFieldParser.UploadFieldNames)}.");
+                        $"Unknown form part '{ItemFieldParser.Shorten(name)}'. Known parts: file, {string.Join(", ", ItemFieldParser.UploadFieldNames)}.");
                 }
             }
 
@@ -375,6 +375,4 @@ public static class ItemsApi
     }
 
     private static ApiError NotFound() => new(ErrorCodes.NotFound, "No such image.");
-
-    private static string Shorten(string value) => value.Length > 40 ? value[..40] + "…" : value;
 }

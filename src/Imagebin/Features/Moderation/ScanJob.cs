@@ -14,7 +14,6 @@ namespace Imagebin.Features.Moderation;
 public sealed class ScanJob(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, MediaCatalog catalog, ILogger<ScanJob> logger) : IJobHandler
 {
     public const string JobKind = "scan";
-    public const string DecoderVersion = "libvips";
 
     public string Kind => JobKind;
 
