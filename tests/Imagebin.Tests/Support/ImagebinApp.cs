@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Imagebin.Features.Accounts;
+using Imagebin.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,16 +10,27 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Imagebin.Tests.Support;
 
 /// <summary>
-/// One Imagebin per test (or class), in memory, over its own data directory: SQLite file, blobs and temp files.
-/// Tests share no state.
+/// One Imagebin per test (or class), in memory, over its own data directory (SQLite file, blobs and temp files) or, on
+/// <see cref="Backend.ScaleOut"/>, its own PostgreSQL database and S3 bucket. Tests share no state.
 /// </summary>
 public sealed class ImagebinApp : WebApplicationFactory<Program>
 {
     public const string BaseUrl = "http://localhost";
     private readonly Dictionary<string, string?> _settings;
 
-    public ImagebinApp(Dictionary<string, string?>? settings = null, string? dataDir = null)
+    public ImagebinApp()
+        : this(Backend.Embedded)
     {
+    }
+
+    public ImagebinApp(Dictionary<string, string?> settings, string? dataDir = null)
+        : this(Backend.Embedded, settings, dataDir)
+    {
+    }
+
+    public ImagebinApp(Backend backend, Dictionary<string, string?>? settings = null, string? dataDir = null)
+    {
+        Backend = backend;
         DataDir = dataDir ?? Directory.CreateTempSubdirectory("imagebin-test-").FullName;
         OwnsDataDir = dataDir is null;
         _settings = new Dictionary<string, string?>
@@ -27,11 +39,27 @@ public sealed class ImagebinApp : WebApplicationFactory<Program>
             ["Imagebin:PublicBaseUrl"] = BaseUrl,
             ["Jobs:PollSeconds"] = "0.2",
         };
+        if (backend == Backend.ScaleOut && settings?.ContainsKey("ConnectionStrings:Imagebin") != true)
+        {
+            ConnectionString = TestServices.CreateDatabase();
+            Bucket = $"ib-{Guid.NewGuid():N}"[..24];
+            foreach (var (key, value) in TestServices.ScaleOutSettings(ConnectionString, Bucket))
+            {
+                _settings[key] = value;
+            }
+        }
         foreach (var (key, value) in settings ?? [])
         {
             _settings[key] = value;
         }
     }
+
+    public Backend Backend { get; }
+
+    /// <summary>The PostgreSQL database this app made (scale-out only); dropped on dispose.</summary>
+    public string? ConnectionString { get; }
+
+    public string? Bucket { get; }
 
     public string DataDir { get; }
 
@@ -77,14 +105,31 @@ public sealed class ImagebinApp : WebApplicationFactory<Program>
     public async Task<HttpClient> OwnerAsync(string account = "alice", string scopes = "image:create,image:read,image:delete") =>
         ClientWithKey(await CreateKeyAsync(account, scopes));
 
-    /// <summary>Every file under the blob store (staging files included).</summary>
+    /// <summary>Every file under the file-system blob store (staging files included).</summary>
     public string[] BlobFiles() => Directory.Exists(BlobDir) ? Directory.GetFiles(BlobDir, "*", SearchOption.AllDirectories) : [];
+
+    /// <summary>Every key in the blob store, whichever it is (for files, staging files included).</summary>
+    public async Task<List<string>> BlobKeysAsync()
+    {
+        var keys = new List<string>();
+        await foreach (var (key, _) in Services.GetRequiredService<IBlobStore>().ListAsync(CancellationToken.None))
+        {
+            keys.Add(key);
+        }
+
+        return keys;
+    }
 
     public string[] TempFiles() => Directory.Exists(TempDir) ? Directory.GetFiles(TempDir) : [];
 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        if (ConnectionString is not null)
+        {
+            TestServices.DropDatabase(ConnectionString);
+        }
+
         if (OwnsDataDir)
         {
             try

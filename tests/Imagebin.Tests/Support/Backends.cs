@@ -1,0 +1,109 @@
+using System.Reflection;
+using Npgsql;
+using Xunit.Sdk;
+using Xunit.v3;
+
+namespace Imagebin.Tests.Support;
+
+/// <summary>The two ways Imagebin stores things; every storage, queue and API test runs on both.</summary>
+public enum Backend
+{
+    /// <summary>SQLite (WAL) and files under the data directory: what <c>dotnet run</c> uses.</summary>
+    Embedded,
+
+    /// <summary>PostgreSQL and an S3-compatible bucket (Ceph RGW under <c>./test.sh</c>): what many nodes use.</summary>
+    ScaleOut,
+}
+
+/// <summary>
+/// One row per backend, like bitwarden's <c>DatabaseData</c>: <c>[Theory, Backends] Task X(Backend backend)</c>.
+/// The scale-out row is skipped when its services are not configured, unless <c>IMAGEBIN_TEST_REQUIRE_BACKENDS=1</c>
+/// (set by <c>./test.sh</c>), where a missing service fails the test instead.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class BackendsAttribute : DataAttribute
+{
+    public override ValueTask<IReadOnlyCollection<ITheoryDataRow>> GetData(MethodInfo testMethod, DisposalTracker disposalTracker)
+    {
+        var scaleOut = new TheoryDataRow<Backend>(Backend.ScaleOut);
+        if (TestServices.MissingReason() is { } reason && !TestServices.Required)
+        {
+            scaleOut.Skip = reason;
+        }
+
+        IReadOnlyCollection<ITheoryDataRow> rows = [new TheoryDataRow<Backend>(Backend.Embedded), scaleOut];
+        return ValueTask.FromResult(rows);
+    }
+
+    public override bool SupportsDiscoveryEnumeration() => true;
+}
+
+/// <summary>The services <c>tests/services.sh</c> starts, as environment variables.</summary>
+public static class TestServices
+{
+    /// <summary>A superuser connection string (database <c>postgres</c>); each test makes its own database from it.</summary>
+    public static string? Postgres => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_POSTGRES");
+
+    public static string? S3Url => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_S3_URL");
+
+    public static string S3AccessKey => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_S3_ACCESS_KEY") ?? "imagebin";
+
+    public static string S3SecretKey => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_S3_SECRET_KEY") ?? "imagebin-secret";
+
+    public static bool Required => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_REQUIRE_BACKENDS") == "1";
+
+    public static string? MissingReason() =>
+        Postgres is null || S3Url is null
+            ? "PostgreSQL and S3 are not configured (IMAGEBIN_TEST_POSTGRES, IMAGEBIN_TEST_S3_URL); ./test.sh starts them."
+            : null;
+
+    /// <summary>Creates an empty database and returns its connection string.</summary>
+    public static string CreateDatabase()
+    {
+        if (MissingReason() is { } reason)
+        {
+            throw new InvalidOperationException(reason);
+        }
+
+        var name = $"ib_{Guid.NewGuid():N}";
+        using (var connection = new NpgsqlConnection(Postgres))
+        {
+            connection.Open();
+            using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            command.ExecuteNonQuery();
+        }
+
+        return new NpgsqlConnectionStringBuilder(Postgres) { Database = name }.ConnectionString;
+    }
+
+    public static void DropDatabase(string connectionString)
+    {
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
+        NpgsqlConnection.ClearAllPools();
+        try
+        {
+            using var connection = new NpgsqlConnection(Postgres);
+            connection.Open();
+            using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection);
+            command.ExecuteNonQuery();
+        }
+        catch (NpgsqlException)
+        {
+            // A throwaway server: a database left behind is harmless.
+        }
+    }
+
+    /// <summary>The settings that point an Imagebin at PostgreSQL (a new database) and S3 (a new bucket).</summary>
+    public static Dictionary<string, string?> ScaleOutSettings(string connectionString, string bucket) => new()
+    {
+        ["Database:Provider"] = "Postgres",
+        ["ConnectionStrings:Imagebin"] = connectionString,
+        ["Storage:Provider"] = "S3",
+        ["Storage:S3:ServiceUrl"] = S3Url,
+        ["Storage:S3:Bucket"] = bucket,
+        ["Storage:S3:AccessKey"] = S3AccessKey,
+        ["Storage:S3:SecretKey"] = S3SecretKey,
+        ["Storage:S3:Region"] = "us-east-1",
+        ["Storage:S3:ForcePathStyle"] = "true",
+    };
+}
