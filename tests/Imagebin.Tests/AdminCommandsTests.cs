@@ -9,7 +9,7 @@ namespace Imagebin.Tests;
 
 public sealed class AdminCommandsTests : IAsyncLifetime
 {
-    private readonly ImagebinApp _app = new(new() { ["Imagebin:Roles"] = "api,authority" });
+    private readonly ImagebinApp _app = new(settings: new() { ["Imagebin:Roles"] = "api,authority" });
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 

@@ -10,7 +10,7 @@ namespace Imagebin.Tests;
 public sealed class ListTests : IAsyncLifetime
 {
     // No worker: the list tests need no scans, and a quiet store keeps them quick.
-    private readonly ImagebinApp _app = new(new() { ["Imagebin:Roles"] = "api,authority" });
+    private readonly ImagebinApp _app = new(settings: new() { ["Imagebin:Roles"] = "api,authority" });
     private HttpClient _owner = null!;
 
     public async ValueTask InitializeAsync() => _owner = await _app.OwnerAsync();

@@ -241,7 +241,7 @@ public sealed class MediaTests : IAsyncLifetime
     public sealed class BeforeTheScan : IAsyncLifetime
     {
         // No worker role: nothing is scanned, so every item stays pending.
-        private readonly ImagebinApp _app = new(new() { ["Imagebin:Roles"] = "api,authority" });
+        private readonly ImagebinApp _app = new(settings: new() { ["Imagebin:Roles"] = "api,authority" });
 
         public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 

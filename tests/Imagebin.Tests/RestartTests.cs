@@ -20,7 +20,7 @@ public sealed class RestartTests : IDisposable
     {
         string key;
         JsonElement item;
-        await using (var first = new ImagebinApp(NoWorker, _dataDir))
+        await using (var first = new ImagebinApp(settings: NoWorker, dataDir: _dataDir))
         {
             key = await first.CreateKeyAsync();
             item = await first.ClientWithKey(key).UploadAsync(TestImages.Jpeg(), configure: r => r.Headers.Add("x-title", "Persisted"));
@@ -43,7 +43,7 @@ public sealed class RestartTests : IDisposable
     {
         string key;
         string id;
-        await using (var first = new ImagebinApp(NoWorker, _dataDir))
+        await using (var first = new ImagebinApp(settings: NoWorker, dataDir: _dataDir))
         {
             key = await first.CreateKeyAsync();
             id = (await first.ClientWithKey(key).UploadAsync(TestImages.Jpeg())).GetProperty("id").GetString()!;
@@ -72,7 +72,7 @@ public sealed class RestartTests : IDisposable
     [Fact]
     public async Task FailingJob_IsRetriedWithBackoffAndEndsVisiblyFailed()
     {
-        await using var app = new ImagebinApp(new() { ["Jobs:MaxAttempts"] = "2" }, _dataDir);
+        await using var app = new ImagebinApp(settings: new() { ["Jobs:MaxAttempts"] = "2" }, dataDir: _dataDir);
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();

@@ -331,7 +331,7 @@ public sealed class UploadTests : IAsyncLifetime
 
     public sealed class OverTheSizeLimit : IAsyncLifetime
     {
-        private readonly ImagebinApp _app = new(new() { ["Limits:MaxUploadBytes"] = "100000" });
+        private readonly ImagebinApp _app = new(settings: new() { ["Limits:MaxUploadBytes"] = "100000" });
         private HttpClient _owner = null!;
 
         public async ValueTask InitializeAsync() => _owner = await _app.OwnerAsync();

@@ -18,17 +18,7 @@ public sealed class ImagebinApp : WebApplicationFactory<Program>
     public const string BaseUrl = "http://localhost";
     private readonly Dictionary<string, string?> _settings;
 
-    public ImagebinApp()
-        : this(Backend.Embedded)
-    {
-    }
-
-    public ImagebinApp(Dictionary<string, string?> settings, string? dataDir = null)
-        : this(Backend.Embedded, settings, dataDir)
-    {
-    }
-
-    public ImagebinApp(Backend backend, Dictionary<string, string?>? settings = null, string? dataDir = null)
+    public ImagebinApp(Backend backend = Backend.Embedded, Dictionary<string, string?>? settings = null, string? dataDir = null)
     {
         Backend = backend;
         DataDir = dataDir ?? Directory.CreateTempSubdirectory("imagebin-test-").FullName;
