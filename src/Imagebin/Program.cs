@@ -6,6 +6,7 @@ using Imagebin.Features.Media;
 using Imagebin.Features.Web;
 using Imagebin.Infrastructure;
 using Imagebin.Jobs;
+using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddImagebinHost();
@@ -13,21 +14,26 @@ builder.AddData();
 builder.AddJobs();
 builder.AddAccounts();
 builder.AddItems();
+builder.AddAdmin();
 
 var app = builder.Build();
-await app.Services.InitializeDataAsync();
+await app.Services.InitializeDataAsync(migrate: AdminCommands.IsMigrate(args));
 if (AdminCommands.IsCommand(args))
 {
     return await AdminCommands.RunAsync(app.Services, args, Console.Out, Console.Error);
 }
 
 app.UseApiErrors();
-app.UseCredentials();
-app.UseAuthorization();
+app.MapHealth();
+if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("api"))
+{
+    app.UseCredentials();
+    app.UseAuthorization();
 
-app.MapItemsApi();
-app.MapMediaApi();
-app.MapViewPages();
+    app.MapItemsApi();
+    app.MapMediaApi();
+    app.MapViewPages();
+}
 
 await app.RunAsync();
 return 0;

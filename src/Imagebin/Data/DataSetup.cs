@@ -1,8 +1,10 @@
 using System.Data.Common;
 using Imagebin.Infrastructure;
+using Imagebin.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Imagebin.Data;
 
@@ -10,31 +12,75 @@ public static class DataSetup
 {
     public static WebApplicationBuilder AddData(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateOnStart();
-        var dataDir = builder.Configuration[$"{ImagebinOptions.Section}:DataDir"] ?? new ImagebinOptions().DataDir;
-        var connectionString = builder.Configuration.GetConnectionString("Imagebin")
-            ?? $"Data Source={Path.Combine(Path.GetFullPath(dataDir), "imagebin.db")}";
+        var services = builder.Services;
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section)
+            .Validate(o => o.Provider != DatabaseProvider.Postgres || !string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Imagebin")),
+                "ConnectionStrings:Imagebin is required when Database:Provider is Postgres.")
+            .ValidateOnStart();
+        var provider = builder.Configuration.GetValue<DatabaseProvider?>($"{DatabaseOptions.Section}:Provider") ?? DatabaseProvider.Sqlite;
+        if (provider == DatabaseProvider.Postgres)
+        {
+            var connectionString = builder.Configuration.GetConnectionString("Imagebin") ?? "";
+            services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+            services.AddPooledDbContextFactory<ImagebinDb>((provider, options) => options
+                .UseNpgsql(provider.GetRequiredService<NpgsqlDataSource>()));
+            services.AddSingleton<PostgresNotifications>();
+            services.AddSingleton<INodeSignals>(provider => provider.GetRequiredService<PostgresNotifications>());
+            services.AddHostedService(provider => provider.GetRequiredService<PostgresNotifications>());
+            services.AddSingleton<IBlobLocks, PostgresBlobLocks>();
+        }
+        else
+        {
+            var dataDir = builder.Configuration[$"{ImagebinOptions.Section}:DataDir"] ?? new ImagebinOptions().DataDir;
+            var connectionString = builder.Configuration.GetConnectionString("Imagebin")
+                ?? $"Data Source={Path.Combine(Path.GetFullPath(dataDir), "imagebin.db")}";
+            var writeGate = new SqliteWriteGate();
+            services.AddPooledDbContextFactory<ImagebinDb>(options => options
+                .UseSqlite(connectionString)
+                .AddInterceptors(new SqlitePragmas(), writeGate));
+            services.AddHostedService<SqliteCheckpointer>();
+            services.AddSingleton<INodeSignals, LocalSignals>();
+            services.AddSingleton<IBlobLocks, LocalBlobLocks>();
+        }
 
-        var writeGate = new SqliteWriteGate();
-        builder.Services.AddPooledDbContextFactory<ImagebinDb>(options => options
-            .UseSqlite(connectionString)
-            .AddInterceptors(new SqlitePragmas(), writeGate));
-        builder.Services.AddHostedService<SqliteCheckpointer>();
         // Requests take a pooled context per scope; singletons (workers, caches) use the factory directly.
-        builder.Services.AddScoped(services => services.GetRequiredService<IDbContextFactory<ImagebinDb>>().CreateDbContext());
+        services.AddScoped(services => services.GetRequiredService<IDbContextFactory<ImagebinDb>>().CreateDbContext());
+        services.AddSingleton<SharedState>();
         return builder;
     }
 
-    /// <summary>Creates the data directory and the schema. Called once at start-up, before anything else touches the store.</summary>
-    public static async Task InitializeDataAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates the data directory (temporary files live there on every backend) and brings the schema up to date, or,
+    /// with <c>Database:MigrateOnStart=false</c>, checks that it is. Called once at start-up, before anything else touches the store.
+    /// </summary>
+    public static async Task InitializeDataAsync(this IServiceProvider services, bool migrate = false, CancellationToken cancellationToken = default)
     {
         var options = services.GetRequiredService<IOptions<ImagebinOptions>>().Value;
+        var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SchemaMigrator));
         Directory.CreateDirectory(options.DataDir);
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
-        await db.Database.EnsureCreatedAsync(cancellationToken);
-        // WAL lets readers (the media path) run while a writer commits; it is a property of the file and sticks.
-        await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        if (database.Provider == DatabaseProvider.Sqlite)
+        {
+            // WAL lets readers (the media path) run while a writer commits; it is a property of the file and sticks.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+
+        if (migrate || database.MigrateOnStart)
+        {
+            await SchemaMigrator.MigrateAsync(db, database.Provider, logger, cancellationToken);
+            return;
+        }
+
+        var applied = await SchemaMigrator.AppliedAsync(db, database.Provider, cancellationToken);
+        var pending = SchemaMigrator.For(database.Provider).Where(m => !applied.Contains(m.Version)).ToList();
+        if (pending.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The {database.Provider} schema is missing migration {pending[0].Version:0000}_{pending[0].Name} (and {pending.Count - 1} more) " +
+                "and Database:MigrateOnStart is false: run the 'migrate' admin command first.");
+        }
     }
 
     /// <summary>

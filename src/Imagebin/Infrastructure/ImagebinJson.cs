@@ -9,4 +9,5 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(ItemDto))]
 [JsonSerializable(typeof(OwnerItemDto))]
 [JsonSerializable(typeof(ItemListDto))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class ImagebinJson : JsonSerializerContext;

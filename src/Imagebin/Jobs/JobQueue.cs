@@ -27,12 +27,26 @@ public sealed class JobsOptions
 }
 
 /// <summary>
-/// The durable job queue: rows in the metadata store, claimed under a lease, retried with backoff. The in-process signal
-/// only wakes idle workers early; correctness never depends on it.
+/// The durable job queue: rows in the metadata store, claimed under a lease, retried with backoff. On PostgreSQL many
+/// nodes claim from the same table (<c>FOR UPDATE SKIP LOCKED</c>) and a <c>NOTIFY</c> sent with each new job wakes idle
+/// workers everywhere. Wake-ups only shorten the wait: correctness never depends on them, idle workers also poll.
 /// </summary>
-public sealed class JobQueue(IDbContextFactory<ImagebinDb> contexts, IOptions<JobsOptions> options, TimeProvider time)
+public sealed class JobQueue
 {
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly IDbContextFactory<ImagebinDb> _contexts;
+    private readonly IOptions<JobsOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly bool _postgres;
+
+    public JobQueue(IDbContextFactory<ImagebinDb> contexts, IOptions<JobsOptions> options, IOptions<DatabaseOptions> database, INodeSignals signals, TimeProvider time)
+    {
+        _contexts = contexts;
+        _options = options;
+        _time = time;
+        _postgres = database.Value.Provider == DatabaseProvider.Postgres;
+        signals.Subscribe(SignalChannels.Jobs, _ => Wake());
+    }
 
     /// <summary>
     /// Adds a job in the caller's transaction (call <see cref="Wake"/> after it commits). A job whose
@@ -40,15 +54,26 @@ public sealed class JobQueue(IDbContextFactory<ImagebinDb> contexts, IOptions<Jo
     /// </summary>
     public Task EnqueueAsync(ImagebinDb db, string kind, string payload, string? uniqueKey, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var maxAttempts = options.Value.MaxAttempts;
-        return db.Database.ExecuteSqlAsync(
-            $"""
-            INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, unique_key, created_at)
-            VALUES ({kind}, {payload}, {JobState.Queued}, 0, {maxAttempts}, {now}, {uniqueKey}, {now})
-            ON CONFLICT (unique_key) DO NOTHING
-            """,
-            cancellationToken);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var maxAttempts = _options.Value.MaxAttempts;
+        // On PostgreSQL the NOTIFY rides along in the same round trip and transaction: delivered to every node's
+        // listener when the job commits, never for a job that rolled back.
+        return _postgres
+            ? db.Database.ExecuteSqlAsync(
+                $"""
+                INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, unique_key, created_at)
+                VALUES ({kind}, {payload}, {JobState.Queued}, 0, {maxAttempts}, {now}, {uniqueKey}, {now})
+                ON CONFLICT (unique_key) DO NOTHING;
+                SELECT pg_notify({SignalChannels.Jobs}, {kind});
+                """,
+                cancellationToken)
+            : db.Database.ExecuteSqlAsync(
+                $"""
+                INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, unique_key, created_at)
+                VALUES ({kind}, {payload}, {JobState.Queued}, 0, {maxAttempts}, {now}, {uniqueKey}, {now})
+                ON CONFLICT (unique_key) DO NOTHING
+                """,
+                cancellationToken);
     }
 
     public void Wake() => _wake.Release();
@@ -56,18 +81,30 @@ public sealed class JobQueue(IDbContextFactory<ImagebinDb> contexts, IOptions<Jo
     /// <summary>Waits until a job may be due: a wake-up or the poll interval, whichever comes first.</summary>
     public async Task WaitAsync(CancellationToken cancellationToken)
     {
-        await _wake.WaitAsync(TimeSpan.FromSeconds(options.Value.PollSeconds), cancellationToken);
+        await _wake.WaitAsync(TimeSpan.FromSeconds(_options.Value.PollSeconds), cancellationToken);
     }
 
     /// <summary>Claims the next due job (queued and due, or running with an expired lease) for <paramref name="worker"/>.</summary>
     public async Task<Job?> ClaimAsync(string worker, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var leaseUntil = now + options.Value.LeaseSeconds * 1000L;
-        // One statement: SQLite runs it under its single write lock, so two workers never claim the same row.
-        var claimed = await db.Jobs
-            .FromSql(
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var leaseUntil = now + _options.Value.LeaseSeconds * 1000L;
+        // One statement either way. SQLite runs it under its single write lock. PostgreSQL locks the chosen row and
+        // lets concurrent claimers skip it rather than wait, so N workers on N nodes take N different jobs.
+        var query = _postgres
+            ? db.Jobs.FromSql(
+                $"""
+                UPDATE jobs SET state = {JobState.Running}, lease_owner = {worker}, lease_until = {leaseUntil}, attempts = attempts + 1
+                WHERE id = (
+                    SELECT id FROM jobs
+                    WHERE (state = {JobState.Queued} AND run_after <= {now}) OR (state = {JobState.Running} AND lease_until < {now})
+                    ORDER BY run_after, id
+                    LIMIT 1
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING *
+                """)
+            : db.Jobs.FromSql(
                 $"""
                 UPDATE jobs SET state = {JobState.Running}, lease_owner = {worker}, lease_until = {leaseUntil}, attempts = attempts + 1
                 WHERE id = (
@@ -76,16 +113,15 @@ public sealed class JobQueue(IDbContextFactory<ImagebinDb> contexts, IOptions<Jo
                     ORDER BY run_after, id
                     LIMIT 1)
                 RETURNING *
-                """)
-            .AsNoTracking()
-            .ToListAsync(cancellationToken);
+                """);
+        var claimed = await query.AsNoTracking().ToListAsync(cancellationToken);
         return claimed.FirstOrDefault();
     }
 
     public async Task CompleteAsync(Job job, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         await db.Jobs.Where(j => j.Id == job.Id && j.LeaseOwner == job.LeaseOwner)
             .ExecuteUpdateAsync(
                 set => set.SetProperty(j => j.State, JobState.Succeeded)
@@ -98,8 +134,8 @@ public sealed class JobQueue(IDbContextFactory<ImagebinDb> contexts, IOptions<Jo
     /// <summary>Schedules another attempt with exponential backoff, or marks the job failed when none are left.</summary>
     public async Task<bool> RetryOrFailAsync(Job job, string error, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var exhausted = job.Attempts >= job.MaxAttempts;
         var backoff = (long)Math.Min(Math.Pow(2, job.Attempts) * 1000, 15 * 60 * 1000);
         var truncated = error.Length > 2000 ? error[..2000] : error;

@@ -5,28 +5,21 @@ namespace Imagebin.Storage;
 
 /// <summary>
 /// Keeps blob reference counts and blob bytes in step. Adding a reference and dropping the last one for the same
-/// blob never interleave (a lock per blob), so dedup never points at bytes that a concurrent delete is removing.
+/// blob never interleave (a lock per blob, across nodes on PostgreSQL), so dedup never points at bytes that a concurrent
+/// delete is removing.
 /// </summary>
-public sealed class BlobReferences(IBlobStore store)
+public sealed class BlobReferences(IBlobStore store, IBlobLocks locks)
 {
-    private readonly SemaphoreSlim[] _stripes = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
-
     /// <summary>
     /// Stores <paramref name="sourceFile"/> as the blob <paramref name="sha256"/> (unless it is there already), then runs
     /// <paramref name="commit"/>, which must add a reference with <see cref="AddReferenceAsync"/> in its transaction.
     /// </summary>
     public async Task<T> StoreAsync<T>(string sha256, string sourceFile, Func<Task<T>> commit, CancellationToken cancellationToken)
     {
-        var stripe = StripeOf(sha256);
-        await stripe.WaitAsync(cancellationToken);
-        try
+        await using (await locks.AcquireAsync(sha256, cancellationToken))
         {
             await store.PutAsync(BlobKeys.ForSha256(sha256), sourceFile, cancellationToken);
             return await commit();
-        }
-        finally
-        {
-            stripe.Release();
         }
     }
 
@@ -45,9 +38,7 @@ public sealed class BlobReferences(IBlobStore store)
     /// </summary>
     public async Task<bool> ReleaseAsync(ImagebinDb db, string sha256, Func<Task<bool>> remove, CancellationToken cancellationToken)
     {
-        var stripe = StripeOf(sha256);
-        await stripe.WaitAsync(cancellationToken);
-        try
+        await using (await locks.AcquireAsync(sha256, cancellationToken))
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             if (!await remove())
@@ -68,18 +59,12 @@ public sealed class BlobReferences(IBlobStore store)
 
             return true;
         }
-        finally
-        {
-            stripe.Release();
-        }
     }
 
     /// <summary>Deletes the blob's bytes if no row counts a reference to it (crash leftovers), under the blob's lock.</summary>
     public async Task<bool> DeleteIfUnreferencedAsync(ImagebinDb db, string key, string sha256, CancellationToken cancellationToken)
     {
-        var stripe = StripeOf(sha256);
-        await stripe.WaitAsync(cancellationToken);
-        try
+        await using (await locks.AcquireAsync(sha256, cancellationToken))
         {
             if (await db.Blobs.AnyAsync(b => b.Sha256 == sha256, cancellationToken))
             {
@@ -89,11 +74,5 @@ public sealed class BlobReferences(IBlobStore store)
             await store.DeleteAsync(key, cancellationToken);
             return true;
         }
-        finally
-        {
-            stripe.Release();
-        }
     }
-
-    private SemaphoreSlim StripeOf(string sha256) => _stripes[Convert.ToInt32(sha256[..2], 16) % _stripes.Length];
 }

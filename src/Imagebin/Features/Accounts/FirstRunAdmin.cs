@@ -25,7 +25,18 @@ public sealed class FirstRunAdmin(IServiceScopeFactory scopes, IOptions<Imagebin
             return;
         }
 
-        var created = await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync("admin", admin: true, password: null, cancellationToken);
+        AccountService.Created created;
+        try
+        {
+            created = await scope.ServiceProvider.GetRequiredService<AccountService>().CreateAsync("admin", admin: true, password: null, cancellationToken);
+        }
+        catch (Exception exception) when (exception is DbUpdateException or ArgumentException)
+        {
+            // Another node starting at the same moment created it first (the name is unique).
+            logger.LogInformation("Another node created the first account; create an API key with: {Command}", KeyCommand);
+            return;
+        }
+
         logger.LogWarning(
             """
             Created the first account 'admin' with the one-time password {Password} (shown only now).

@@ -14,18 +14,42 @@ public static class AdminCommands
           accounts create <name> [--admin] [--password PW]
           keys create --account <name> --scopes image:create,image:read,image:delete [--audience URL] [--expires 30d]
           keys revoke <key-id>
+          migrate
+          migrate-store --from-data-dir <dir> [--from-blobs <dir>]
         """;
 
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys" or "migrate" or "migrate-store";
+
+    /// <summary><c>migrate</c> applies the schema even with <c>Database:MigrateOnStart=false</c>.</summary>
+    public static bool IsMigrate(string[] args) => args.Length > 0 && args[0] is "migrate" or "migrate-store";
 
     public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter errors)
     {
         await using var scope = services.CreateAsyncScope();
         try
         {
-            var options = Options.Parse(args.Skip(2));
-            switch (args.ElementAtOrDefault(0), args.ElementAtOrDefault(1))
+            var singleWord = args[0] is "migrate" or "migrate-store";
+            var options = Options.Parse(args.Skip(singleWord ? 1 : 2));
+            switch (args.ElementAtOrDefault(0), singleWord ? null : args.ElementAtOrDefault(1))
             {
+                case ("migrate", null):
+                {
+                    // InitializeDataAsync has applied what was pending before this runs.
+                    var database = scope.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Data.DatabaseOptions>>().Value;
+                    var applied = await Data.SchemaMigrator.AppliedAsync(scope.ServiceProvider.GetRequiredService<Data.ImagebinDb>(), database.Provider, CancellationToken.None);
+                    output.WriteLine($"The {database.Provider} schema is at version {applied.DefaultIfEmpty(0).Max():0000}.");
+                    return 0;
+                }
+
+                case ("migrate-store", null):
+                {
+                    var from = options.Get("from-data-dir") ?? throw new ArgumentException("Name the embedded store to copy from: --from-data-dir <dir>.");
+                    var report = await scope.ServiceProvider.GetRequiredService<StoreMigration>()
+                        .RunAsync(from, options.Get("from-blobs"), output, CancellationToken.None);
+                    output.WriteLine(report.ToString());
+                    return report.Failures == 0 ? 0 : 1;
+                }
+
                 case ("accounts", "create"):
                 {
                     var name = options.Positional.SingleOrDefault() ?? throw new ArgumentException("Name the account: accounts create <name>.");

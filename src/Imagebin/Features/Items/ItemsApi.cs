@@ -341,7 +341,7 @@ public static class ItemsApi
         var fields = await ItemPatch.ReadAsync(request.Body, new ItemFieldParser(limits.Value), cancellationToken);
         ItemPatch.Apply(item, fields);
         await db.SaveChangesAsync(cancellationToken);
-        catalog.Invalidate(id);
+        await catalog.ChangedAsync(id, CancellationToken.None);
         return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
     }
 
@@ -363,7 +363,7 @@ public static class ItemsApi
         var deleted = await blobs.ReleaseAsync(db, sha,
             async () => await db.Items.Where(i => i.Id == id && i.OwnerId == ownerId).ExecuteDeleteAsync(cancellationToken) > 0,
             cancellationToken);
-        catalog.Invalidate(id);
+        await catalog.ChangedAsync(id, CancellationToken.None);
         return deleted ? TypedResults.NoContent() : NotFound();
     }
 

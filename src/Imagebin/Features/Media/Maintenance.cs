@@ -38,6 +38,7 @@ public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, B
         var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
         var ingest = scope.ServiceProvider.GetRequiredService<Ingest>();
         var cutoff = time.GetUtcNow() - Grace;
+        await scope.ServiceProvider.GetRequiredService<SharedState>().PurgeAsync(cancellationToken);
 
         if (Directory.Exists(ingest.TempDirectory))
         {

@@ -17,8 +17,12 @@ public sealed class MediaOptions
 {
     public const string Section = "Media";
 
-    /// <summary>How long a node may answer from its in-memory copy of an item's serving facts. Local writes invalidate at once.</summary>
-    public double CacheSeconds { get; set; } = 10;
+    /// <summary>
+    /// How long a node may answer from its in-memory copy of an item's serving facts. Changes invalidate it at once on
+    /// every node (a signal); this bounds staleness when a signal is lost (e.g. a node's PostgreSQL listener reconnecting).
+    /// </summary>
+    [Range(0, 3600)]
+    public double CacheSeconds { get; set; } = 3;
 
     /// <summary>Seconds a client is told to wait (<c>Retry-After</c>) while an image is being scanned.</summary>
     public int ScanRetryAfterSeconds { get; set; } = 2;
@@ -60,14 +64,28 @@ public sealed class MediaEntry
 
 /// <summary>
 /// A short-lived in-memory map from item id to <see cref="MediaEntry"/>, so the hot path does not query the store on
-/// every request. Changes made on this node invalidate their entry immediately; other nodes see them within
-/// <see cref="MediaOptions.CacheSeconds"/>.
+/// every request. A change (<see cref="ChangedAsync"/>) clears the entry on this node at once and on other nodes as soon
+/// as the signal arrives (milliseconds on PostgreSQL); entries also expire after <see cref="MediaOptions.CacheSeconds"/>.
 /// </summary>
-public sealed class MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, IOptions<MediaOptions> options) : IDisposable
+public sealed class MediaCatalog : IDisposable
 {
     private static readonly TimeSpan MissingLifetime = TimeSpan.FromSeconds(2);
 
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = options.Value.CacheEntries });
+    private readonly IDbContextFactory<ImagebinDb> contexts;
+    private readonly IBlobStore store;
+    private readonly IOptions<MediaOptions> options;
+    private readonly INodeSignals signals;
+    private readonly MemoryCache _cache;
+
+    public MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, IOptions<MediaOptions> options, INodeSignals signals)
+    {
+        this.contexts = contexts;
+        this.store = store;
+        this.options = options;
+        this.signals = signals;
+        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = options.Value.CacheEntries });
+        signals.Subscribe(SignalChannels.Items, Invalidate);
+    }
 
     private static readonly PostEvictionCallbackRegistration CloseHandle = new()
     {
@@ -115,7 +133,11 @@ public sealed class MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobSt
         return entry;
     }
 
+    /// <summary>Forgets this node's copy of the item.</summary>
     public void Invalidate(string id) => _cache.Remove(id);
+
+    /// <summary>The item changed or went away: every node forgets its copy. Call after the change commits.</summary>
+    public Task ChangedAsync(string id, CancellationToken cancellationToken) => signals.PublishAsync(SignalChannels.Items, id, cancellationToken);
 
     public void Dispose() => _cache.Dispose();
 

@@ -41,7 +41,7 @@ public sealed class ScanJob(IDbContextFactory<ImagebinDb> contexts, IBlobStore s
                 set => set.SetProperty(i => i.ScanState, outcome)
                     .SetProperty(i => i.ScanReason, failure == null ? null : $"Not a decodable image: {failure}"),
                 cancellationToken);
-        catalog.Invalidate(itemId);
+        await catalog.ChangedAsync(itemId, cancellationToken);
         if (failure is not null)
         {
             logger.LogInformation("Item {ItemId} rejected: {Reason}", itemId, failure);
@@ -55,7 +55,7 @@ public sealed class ScanJob(IDbContextFactory<ImagebinDb> contexts, IBlobStore s
             .ExecuteUpdateAsync(
                 set => set.SetProperty(i => i.ScanState, ScanState.Failed).SetProperty(i => i.ScanReason, $"The scan failed: {error}"),
                 cancellationToken);
-        catalog.Invalidate(job.Payload);
+        await catalog.ChangedAsync(job.Payload, cancellationToken);
     }
 
     /// <summary>Returns null when every pixel decodes, else the decoder's complaint.</summary>
