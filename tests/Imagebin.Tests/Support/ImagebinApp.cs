@@ -46,6 +46,9 @@ public sealed class ImagebinApp : WebApplicationFactory<Program>
 
     public Backend Backend { get; }
 
+    /// <summary>Services a test adds to the app (e.g. a job handler), before it starts.</summary>
+    public Action<IServiceCollection>? ExtraServices { get; init; }
+
     /// <summary>The PostgreSQL database this app made (scale-out only); dropped on dispose.</summary>
     public string? ConnectionString { get; }
 
@@ -64,6 +67,11 @@ public sealed class ImagebinApp : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (ExtraServices is not null)
+        {
+            builder.ConfigureServices(ExtraServices);
         }
     }
 

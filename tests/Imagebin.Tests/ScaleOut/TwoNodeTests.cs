@@ -1,0 +1,254 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Imagebin.Data;
+using Imagebin.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Imagebin.Tests.ScaleOut;
+
+/// <summary>
+/// Two Imagebin processes on different ports over one PostgreSQL database and one S3 bucket: what one node writes the
+/// other serves, every job runs once, a node killed mid-job loses nothing, and download limits hold across nodes.
+/// </summary>
+public sealed class TwoNodeTests
+{
+    [Fact]
+    public async Task UploadedOnA_IsListedServedAndDeletedOnB_AndAStopsServingIt()
+    {
+        await using var cluster = await Cluster.StartAsync();
+        var owner = cluster.Owner(cluster.A);
+        var item = await owner.UploadAsync(TestImages.Jpeg(64, 48, seed: 31));
+        var id = item.GetProperty("id").GetString()!;
+        var onB = cluster.Owner(cluster.B);
+        await onB.WaitForScanAsync(id);
+
+        var list = await onB.GetFromJsonAsync<JsonElement>("/api/v1/account/items");
+        Assert.Contains(list.GetProperty("items").EnumerateArray(), i => i.GetProperty("id").GetString() == id);
+
+        var direct = item.PathOf("direct_url");
+        using var fromA = await cluster.A.Client.GetAsync(direct);
+        using var fromB = await cluster.B.Client.GetAsync(direct);
+        Assert.Equal(HttpStatusCode.OK, fromA.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, fromB.StatusCode);
+        var bytesA = await fromA.Content.ReadAsByteArrayAsync();
+        var bytesB = await fromB.Content.ReadAsByteArrayAsync();
+        Assert.Equal(bytesA, bytesB);
+        Assert.Equal(item.GetProperty("size_bytes").GetInt64(), bytesB.Length);
+        Assert.Equal(fromA.Headers.ETag, fromB.Headers.ETag);
+        Assert.NotNull(fromA.Headers.ETag);
+
+        // A has the item in its serving cache now; B deletes it.
+        Assert.Equal(HttpStatusCode.NoContent, (await onB.DeleteAsync($"/api/v1/items/{id}")).StatusCode);
+        var deleted = DateTime.UtcNow;
+        HttpStatusCode status;
+        do
+        {
+            using var again = await cluster.A.Client.GetAsync(direct);
+            status = again.StatusCode;
+        }
+        while (status == HttpStatusCode.OK && DateTime.UtcNow - deleted < TimeSpan.FromSeconds(5));
+
+        var stale = DateTime.UtcNow - deleted;
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        // The documented bound (docs/scale-out.md) is Media:CacheSeconds (3 s) if a signal is lost; with it, milliseconds.
+        Assert.True(stale < TimeSpan.FromSeconds(1), $"A served a deleted item for {stale.TotalMilliseconds:F0} ms");
+        Assert.Equal(HttpStatusCode.NotFound, (await cluster.Owner(cluster.A).GetAsync($"/api/v1/items/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task TwoHundredJobs_SpreadOverBothNodes_EachCompleteOnce()
+    {
+        await using var cluster = await Cluster.StartAsync();
+        var ids = new List<string>();
+        var nodes = new[] { cluster.Owner(cluster.A), cluster.Owner(cluster.B) };
+        await Parallel.ForAsync(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+        {
+            var item = await nodes[i % 2].UploadAsync(TestImages.Png(8 + i % 16, 8 + i / 16, seed: 1000 + i), "image/png");
+            lock (ids)
+            {
+                ids.Add(item.GetProperty("id").GetString()!);
+            }
+        });
+
+        await using var db = cluster.Database();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (await db.Jobs.CountAsync(j => j.State != JobState.Succeeded) > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        var jobs = await db.Jobs.AsNoTracking().ToListAsync();
+        Assert.Equal(200, jobs.Count);
+        Assert.All(jobs, j => Assert.Equal((JobState.Succeeded, 1), (j.State, j.Attempts)));
+        Assert.Equal(ids.Order(), jobs.Select(j => j.Payload).Order());
+        var byNode = jobs.GroupBy(j => NodeOf(j.LeaseOwner!)).ToDictionary(g => g.Key, g => g.Count());
+        Assert.True(byNode.Count == 2, $"jobs per node: {string.Join(", ", byNode)}");
+        Assert.Equal(new[] { cluster.A.Pid, cluster.B.Pid }.Order(), byNode.Keys.Order());
+        Assert.Equal(200, await db.Items.CountAsync(i => i.ScanState == ScanState.Passed));
+    }
+
+    [Fact]
+    public async Task NodeKilledMidJob_TheOtherFinishesItAfterTheLease()
+    {
+        await using var cluster = await Cluster.StartAsync();
+        // B stops first, so the scan can only be claimed by A.
+        await cluster.B.KillAsync();
+        var owner = cluster.Owner(cluster.A);
+        await using var db = cluster.Database();
+        Job? killed = null;
+        string? id = null;
+        for (var attempt = 0; attempt < 5 && killed is null; attempt++)
+        {
+            // A large image keeps the scan busy long enough (a full decode) to be caught running.
+            var item = await owner.UploadAsync(TestImages.Jpeg(3000, 2000, seed: 70 + attempt));
+            id = item.GetProperty("id").GetString()!;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (DateTime.UtcNow < deadline)
+            {
+                var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Payload == id);
+                if (job.State == JobState.Running)
+                {
+                    await cluster.A.KillAsync();
+                    killed = job;
+                    break;
+                }
+
+                if (job.State == JobState.Succeeded)
+                {
+                    break;
+                }
+
+                await Task.Delay(2);
+            }
+        }
+
+        Assert.NotNull(killed);
+        Assert.Equal(cluster.A.Pid, NodeOf(killed.LeaseOwner!));
+
+        var b = await cluster.RestartBAsync();
+        var finished = await cluster.Owner(b).WaitForScanAsync(id!, TimeSpan.FromSeconds(30));
+        Assert.Equal("passed", finished.GetProperty("scan_state").GetString());
+        // The handler's effect lands just before the job is marked done.
+        var job2 = await db.Jobs.AsNoTracking().SingleAsync(j => j.Payload == id);
+        for (var i = 0; i < 100 && job2.State != JobState.Succeeded; i++)
+        {
+            await Task.Delay(50);
+            job2 = await db.Jobs.AsNoTracking().SingleAsync(j => j.Payload == id);
+        }
+
+        Assert.Equal(JobState.Succeeded, job2.State);
+        Assert.Equal(2, job2.Attempts);
+        Assert.Equal(b.Pid, NodeOf(job2.LeaseOwner!));
+    }
+
+    [Fact]
+    public async Task DownloadLimit_IsExactAcrossNodes()
+    {
+        await using var cluster = await Cluster.StartAsync();
+        var item = await cluster.Owner(cluster.A).UploadAsync(TestImages.Jpeg(40, 40, seed: 5), configure: r => r.Headers.Add("x-dl-limit", "5"));
+        var id = item.GetProperty("id").GetString()!;
+        await cluster.Owner(cluster.B).WaitForScanAsync(id);
+        var direct = item.PathOf("direct_url");
+        var nodes = new[] { cluster.A, cluster.B };
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var response = await nodes[i % 2].Client.GetAsync(direct);
+            return response.StatusCode;
+        }));
+
+        Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.All(statuses.Where(s => s != HttpStatusCode.OK), s => Assert.Equal(HttpStatusCode.Gone, s));
+        await using var db = cluster.Database();
+        Assert.Equal(5, (await db.Items.AsNoTracking().SingleAsync(i => i.Id == id)).Downloads);
+    }
+
+    /// <summary>The pid in a worker id <c>machine:pid:guid:slot</c>.</summary>
+    private static int NodeOf(string leaseOwner) => int.Parse(leaseOwner.Split(':')[1]);
+
+    private sealed class Cluster : IAsyncDisposable
+    {
+        private readonly Dictionary<string, string?> _settings;
+        private readonly string _connectionString;
+        private readonly List<ImagebinNode> _nodes = [];
+
+        private Cluster(string connectionString, Dictionary<string, string?> settings)
+        {
+            _connectionString = connectionString;
+            _settings = settings;
+        }
+
+        public ImagebinNode A => _nodes[0];
+
+        public ImagebinNode B => _nodes[1];
+
+        public string Key { get; private set; } = "";
+
+        public static async Task<Cluster> StartAsync()
+        {
+            if (TestServices.MissingReason() is { } reason)
+            {
+                if (TestServices.Required)
+                {
+                    throw new InvalidOperationException(reason);
+                }
+
+                Assert.Skip(reason);
+            }
+
+            var connectionString = TestServices.CreateDatabase();
+            var settings = TestServices.ScaleOutSettings(connectionString, $"ib-{Guid.NewGuid():N}"[..24]);
+            // One site behind a load balancer: every node has the same public URL (API keys are bound to it).
+            settings["Imagebin:PublicBaseUrl"] = ImagebinApp.BaseUrl;
+            settings["Jobs:LeaseSeconds"] = "3";
+            settings["Jobs:PollSeconds"] = "0.5";
+            settings["Jobs:Concurrency"] = "2";
+            var cluster = new Cluster(connectionString, settings);
+            try
+            {
+                // Both start together, as nodes of a deployment do: migrations and the first account must not collide.
+                var nodes = await Task.WhenAll(ImagebinNode.StartAsync(settings), ImagebinNode.StartAsync(settings));
+                cluster._nodes.AddRange(nodes);
+                await using var setup = new ImagebinApp(Backend.ScaleOut, settings: new(settings) { ["Imagebin:Roles"] = "api" });
+                cluster.Key = await setup.CreateKeyAsync();
+                return cluster;
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async Task<ImagebinNode> RestartBAsync()
+        {
+            var node = await ImagebinNode.StartAsync(_settings, B.Port);
+            _nodes.Add(node);
+            return node;
+        }
+
+        public HttpClient Owner(ImagebinNode node)
+        {
+            var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = node.BaseAddress };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+            return client;
+        }
+
+        public ImagebinDb Database() =>
+            new(new DbContextOptionsBuilder<ImagebinDb>().UseNpgsql(_connectionString).Options);
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var node in _nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            TestServices.DropDatabase(_connectionString);
+        }
+    }
+}
