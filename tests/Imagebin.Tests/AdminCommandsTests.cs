@@ -7,28 +7,24 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Imagebin.Tests;
 
-public sealed class AdminCommandsTests : IAsyncLifetime
+public sealed class AdminCommandsTests
 {
-    private readonly ImagebinApp _app = new(settings: new() { ["Imagebin:Roles"] = "api,authority" });
+    private static readonly Dictionary<string, string?> NoWorker = new() { ["Imagebin:Roles"] = "api,authority" };
 
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-    private async Task<(int Code, string Output, string Errors)> RunAsync(params string[] args)
+    private static async Task<(int Code, string Output, string Errors)> RunAsync(ImagebinApp app, params string[] args)
     {
         var output = new StringWriter();
         var errors = new StringWriter();
-        var code = await AdminCommands.RunAsync(_app.Services, args, output, errors);
+        var code = await AdminCommands.RunAsync(app.Services, args, output, errors);
         return (code, output.ToString(), errors.ToString());
     }
 
     private static string LastLine(string text) => text.TrimEnd().Split('\n').Last().Trim();
 
-    [Fact]
-    public async Task FirstStart_CreatesTheAdminAccount()
+    [Theory, Backends]
+    public async Task FirstStart_CreatesTheAdminAccount(Backend backend)
     {
-        await using var app = new ImagebinApp();
+        await using var app = new ImagebinApp(backend);
         app.CreateClient().Dispose();
 
         await using var scope = app.Services.CreateAsyncScope();
@@ -38,75 +34,73 @@ public sealed class AdminCommandsTests : IAsyncLifetime
         Assert.NotNull(admin.PasswordHash);
     }
 
-    [Fact]
-    public async Task KeysCreate_PrintsAWorkingKeyOnTheLastLine_AndRevokeStopsIt()
+    [Theory, Backends]
+    public async Task KeysCreate_PrintsAWorkingKeyOnTheLastLine_AndRevokeStopsIt(Backend backend)
     {
-        Assert.Equal(0, (await RunAsync("accounts", "create", "carol", "--password", "a long password")).Code);
+        await using var app = new ImagebinApp(backend, settings: NoWorker);
+        Assert.Equal(0, (await RunAsync(app, "accounts", "create", "carol", "--password", "a long password")).Code);
 
-        var (code, output, _) = await RunAsync("keys", "create", "--account", "carol", "--scopes", "image:read", "--expires", "30d");
+        var (code, output, _) = await RunAsync(app, "keys", "create", "--account", "carol", "--scopes", "image:read", "--expires", "30d");
 
         Assert.Equal(0, code);
         var key = LastLine(output);
         Assert.Matches("^pbca_live_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}$", key);
-        var client = _app.ClientWithKey(key);
+        var client = app.ClientWithKey(key);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/account/items")).StatusCode);
 
         var keyId = key["pbca_live_".Length..].Split('_')[0];
-        var revoke = await RunAsync("keys", "revoke", keyId);
+        var revoke = await RunAsync(app, "keys", "revoke", keyId);
         Assert.Equal(0, revoke.Code);
         await (await client.GetAsync("/api/v1/account/items")).AssertErrorAsync(401, "invalid_token");
-        Assert.NotEqual(0, (await RunAsync("keys", "revoke", keyId)).Code);
+        Assert.NotEqual(0, (await RunAsync(app, "keys", "revoke", keyId)).Code);
     }
 
-    [Fact]
-    public async Task AccountsCreate_WithoutPassword_PrintsAOneTimePassword()
+    [Theory, Backends]
+    public async Task AccountsCreate_WithoutPassword_PrintsAOneTimePassword(Backend backend)
     {
-        var (code, output, _) = await RunAsync("accounts", "create", "dave", "--admin");
+        await using var app = new ImagebinApp(backend, settings: NoWorker);
+        var (code, output, _) = await RunAsync(app, "accounts", "create", "dave", "--admin");
 
         Assert.Equal(0, code);
         Assert.Matches("^One-time password: [0-9A-Za-z]{20}$", LastLine(output));
-        Assert.NotEqual(0, (await RunAsync("accounts", "create", "dave")).Code);
+        Assert.NotEqual(0, (await RunAsync(app, "accounts", "create", "dave")).Code);
     }
 
     [Theory]
-    [InlineData("keys", "create", "--account", "nobody", "--scopes", "image:read")]
-    [InlineData("keys", "create", "--account", "admin", "--scopes", "image:everything")]
-    [InlineData("keys", "create", "--account", "admin", "--scopes", "image:read", "--expires", "soon")]
-    [InlineData("keys", "create", "--account")]
-    [InlineData("accounts", "create", "bad name!")]
-    [InlineData("frobnicate")]
-    public async Task BadCommand_ExitsNonZeroWithAMessage(params string[] args)
+    [BackendsInlineData("keys", "create", "--account", "nobody", "--scopes", "image:read")]
+    [BackendsInlineData("keys", "create", "--account", "admin", "--scopes", "image:everything")]
+    [BackendsInlineData("keys", "create", "--account", "admin", "--scopes", "image:read", "--expires", "soon")]
+    [BackendsInlineData("keys", "create", "--account")]
+    [BackendsInlineData("accounts", "create", "bad name!")]
+    [BackendsInlineData("frobnicate")]
+    public async Task BadCommand_ExitsNonZeroWithAMessage(Backend backend, params string[] args)
     {
-        await RunAsync("accounts", "create", "admin");
+        await using var app = new ImagebinApp(backend, settings: NoWorker);
+        await RunAsync(app, "accounts", "create", "admin");
 
-        var (code, _, errors) = await RunAsync(args);
+        var (code, _, errors) = await RunAsync(app, args);
 
         Assert.NotEqual(0, code);
         Assert.Contains("error:", errors);
     }
 
-    [Fact]
-    public async Task TheBinary_RunsAdminCommandsAgainstTheDataDirectory()
+    [Theory, Backends]
+    public async Task TheBinary_RunsAdminCommandsAgainstTheDataDirectory(Backend backend)
     {
-        var dataDir = Directory.CreateTempSubdirectory("imagebin-cli-").FullName;
-        try
-        {
-            var created = await RunBinaryAsync(dataDir, "accounts", "create", "erin");
-            Assert.Equal(0, created.Code);
-            var key = await RunBinaryAsync(dataDir, "keys", "create", "--account", "erin", "--scopes", "image:create,image:read");
-            Assert.Equal(0, key.Code);
-            Assert.StartsWith("pbca_live_", LastLine(key.Output));
+        using var store = new SharedStore(backend);
 
-            await using var app = new ImagebinApp(dataDir: dataDir);
-            Assert.Equal(HttpStatusCode.OK, (await app.ClientWithKey(LastLine(key.Output)).GetAsync("/api/v1/account/items")).StatusCode);
-        }
-        finally
-        {
-            Directory.Delete(dataDir, recursive: true);
-        }
+        var created = await RunBinaryAsync(store, "accounts", "create", "erin");
+        Assert.Equal(0, created.Code);
+        var key = await RunBinaryAsync(store, "keys", "create", "--account", "erin", "--scopes", "image:create,image:read");
+        Assert.Equal(0, key.Code);
+        Assert.StartsWith("pbca_live_", LastLine(key.Output));
+
+        await using var app = store.Start();
+        Assert.Equal(HttpStatusCode.OK, (await app.ClientWithKey(LastLine(key.Output)).GetAsync("/api/v1/account/items")).StatusCode);
     }
 
-    private static async Task<(int Code, string Output)> RunBinaryAsync(string dataDir, params string[] args)
+    /// <summary>Runs the Imagebin binary over <paramref name="store"/>, configured through the environment as in production.</summary>
+    private static async Task<(int Code, string Output)> RunBinaryAsync(SharedStore store, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Imagebin.dll"));
@@ -115,8 +109,13 @@ public sealed class AdminCommandsTests : IAsyncLifetime
             start.ArgumentList.Add(arg);
         }
 
-        start.Environment["Imagebin__DataDir"] = dataDir;
+        start.Environment["Imagebin__DataDir"] = store.DataDir;
         start.Environment["Imagebin__PublicBaseUrl"] = ImagebinApp.BaseUrl;
+        foreach (var (key, value) in store.Settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();

@@ -9,33 +9,24 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Imagebin.Tests;
 
-public sealed class MediaTests : IAsyncLifetime
+public sealed class MediaTests
 {
-    private readonly ImagebinApp _app = new();
-    private HttpClient _owner = null!;
-    private HttpClient _anonymous = null!;
-
-    public async ValueTask InitializeAsync()
+    private static async Task<JsonElement> UploadPassedAsync(HttpClient owner, byte[]? image = null, Action<HttpRequestMessage>? configure = null)
     {
-        _owner = await _app.OwnerAsync();
-        _anonymous = _app.Anonymous();
-    }
-
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-    private async Task<JsonElement> UploadPassedAsync(byte[]? image = null, Action<HttpRequestMessage>? configure = null)
-    {
-        var item = await _owner.UploadAsync(image ?? TestImages.Jpeg(40, 40), configure: configure);
-        await _owner.WaitForScanAsync(item.GetProperty("id").GetString()!);
+        var item = await owner.UploadAsync(image ?? TestImages.Jpeg(40, 40), configure: configure);
+        await owner.WaitForScanAsync(item.GetProperty("id").GetString()!);
         return item;
     }
 
-    [Fact]
-    public async Task DirectGet_OfPublicImage_HasCachingAndSafetyHeaders()
+    [Theory, Backends]
+    public async Task DirectGet_OfPublicImage_HasCachingAndSafetyHeaders(Backend backend)
     {
-        var item = await UploadPassedAsync();
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner);
 
-        using var response = await _anonymous.GetAsync(item.PathOf("direct_url"));
+        using var response = await anonymous.GetAsync(item.PathOf("direct_url"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await response.Content.ReadAsByteArrayAsync();
@@ -51,113 +42,130 @@ public sealed class MediaTests : IAsyncLifetime
         Assert.False(response.Headers.Contains("Set-Cookie"));
     }
 
-    [Fact]
-    public async Task Head_ConditionalGet_AndRanges_FollowHttpSemantics()
+    [Theory, Backends]
+    public async Task Head_ConditionalGet_AndRanges_FollowHttpSemantics(Backend backend)
     {
-        var item = await UploadPassedAsync();
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner);
         var path = item.PathOf("direct_url");
-        var full = await _anonymous.GetByteArrayAsync(path);
-        var etag = (await _anonymous.GetAsync(path)).Headers.ETag!;
+        var full = await anonymous.GetByteArrayAsync(path);
+        var etag = (await anonymous.GetAsync(path)).Headers.ETag!;
 
-        using var head = await _anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        using var head = await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal(full.Length, head.Content.Headers.ContentLength);
         Assert.Empty(await head.Content.ReadAsByteArrayAsync());
 
         using var conditional = new HttpRequestMessage(HttpMethod.Get, path);
         conditional.Headers.IfNoneMatch.Add(etag);
-        using var notModified = await _anonymous.SendAsync(conditional);
+        using var notModified = await anonymous.SendAsync(conditional);
         Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
         Assert.Equal(etag, notModified.Headers.ETag);
 
         using var ranged = new HttpRequestMessage(HttpMethod.Get, path);
         ranged.Headers.Range = new RangeHeaderValue(10, 19);
-        using var partial = await _anonymous.SendAsync(ranged);
+        using var partial = await anonymous.SendAsync(ranged);
         Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
         Assert.Equal($"bytes 10-19/{full.Length}", partial.Content.Headers.ContentRange!.ToString());
         Assert.Equal(full[10..20], await partial.Content.ReadAsByteArrayAsync());
 
         using var suffix = new HttpRequestMessage(HttpMethod.Get, path);
         suffix.Headers.Range = new RangeHeaderValue(null, 5);
-        Assert.Equal(full[^5..], await (await _anonymous.SendAsync(suffix)).Content.ReadAsByteArrayAsync());
+        Assert.Equal(full[^5..], await (await anonymous.SendAsync(suffix)).Content.ReadAsByteArrayAsync());
 
         using var beyond = new HttpRequestMessage(HttpMethod.Get, path);
         beyond.Headers.Range = new RangeHeaderValue(full.Length + 10, null);
-        using var unsatisfiable = await _anonymous.SendAsync(beyond);
+        using var unsatisfiable = await anonymous.SendAsync(beyond);
         Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, unsatisfiable.StatusCode);
         Assert.Equal($"bytes */{full.Length}", unsatisfiable.Content.Headers.ContentRange!.ToString());
 
         using var stale = new HttpRequestMessage(HttpMethod.Get, path);
         stale.Headers.Range = new RangeHeaderValue(0, 9);
         stale.Headers.IfRange = new RangeConditionHeaderValue(new EntityTagHeaderValue("\"stale\""));
-        using var whole = await _anonymous.SendAsync(stale);
+        using var whole = await anonymous.SendAsync(stale);
         Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
         Assert.Equal(full, await whole.Content.ReadAsByteArrayAsync());
     }
 
-    [Fact]
-    public async Task Downloads_CountEveryFullGetButNotHeadRangeOr304()
+    [Theory, Backends]
+    public async Task Downloads_CountEveryFullGetButNotHeadRangeOr304(Backend backend)
     {
-        var item = await UploadPassedAsync();
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner);
         var path = item.PathOf("direct_url");
         var id = item.GetProperty("id").GetString()!;
 
         for (var i = 0; i < 3; i++)
         {
-            await _anonymous.GetByteArrayAsync(path);
+            await anonymous.GetByteArrayAsync(path);
         }
 
-        await _anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
         var ranged = new HttpRequestMessage(HttpMethod.Get, path);
         ranged.Headers.Range = new RangeHeaderValue(0, 1);
-        await _anonymous.SendAsync(ranged);
+        await anonymous.SendAsync(ranged);
 
-        Assert.Equal(3, (await _anonymous.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}")).GetProperty("downloads").GetInt64());
+        Assert.Equal(3, (await anonymous.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}")).GetProperty("downloads").GetInt64());
     }
 
-    [Fact]
-    public async Task WrongExtension_RedirectsPermanentlyToTheRightOne()
+    [Theory, Backends]
+    public async Task WrongExtension_RedirectsPermanentlyToTheRightOne(Backend backend)
     {
-        var item = await UploadPassedAsync();
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner);
         var id = item.GetProperty("id").GetString()!;
 
-        using var response = await _anonymous.GetAsync($"/i/{id}.png");
+        using var response = await anonymous.GetAsync($"/i/{id}.png");
 
         Assert.Equal(HttpStatusCode.MovedPermanently, response.StatusCode);
         Assert.Equal(item.GetProperty("direct_url").GetString(), response.Headers.Location!.ToString());
     }
 
-    [Fact]
-    public async Task PrivateImage_IsServedOnlyWithItsSecret_AndNeverCachedPublicly()
+    [Theory, Backends]
+    public async Task PrivateImage_IsServedOnlyWithItsSecret_AndNeverCachedPublicly(Backend backend)
     {
-        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-private", "true"));
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner, configure: r => r.Headers.Add("x-private", "true"));
         var id = item.GetProperty("id").GetString()!;
 
-        await (await _anonymous.GetAsync($"/i/{id}.jpg")).AssertErrorAsync(404, "not_found");
-        await (await _anonymous.GetAsync($"/i/{id}.jpg?s=AAAAAAAAAAAAAAAA")).AssertErrorAsync(404, "not_found");
-        await (await _anonymous.GetAsync($"/i/{id}.png")).AssertErrorAsync(404, "not_found");
-        using var response = await _anonymous.GetAsync(item.PathOf("direct_url"));
+        await (await anonymous.GetAsync($"/i/{id}.jpg")).AssertErrorAsync(404, "not_found");
+        await (await anonymous.GetAsync($"/i/{id}.jpg?s=AAAAAAAAAAAAAAAA")).AssertErrorAsync(404, "not_found");
+        await (await anonymous.GetAsync($"/i/{id}.png")).AssertErrorAsync(404, "not_found");
+        using var response = await anonymous.GetAsync(item.PathOf("direct_url"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         response.AssertNotCacheable();
         Assert.Equal("noindex", response.Headers.GetValues("X-Robots-Tag").Single());
     }
 
-    [Fact]
-    public async Task MissingImage_IsNotFound()
+    [Theory, Backends]
+    public async Task MissingImage_IsNotFound(Backend backend)
     {
-        await (await _anonymous.GetAsync("/i/AAAAAAAAAA.jpg")).AssertErrorAsync(404, "not_found");
-        await (await _anonymous.GetAsync("/i/..%2f..%2fetc%2fpasswd")).AssertErrorAsync(404, "not_found");
-        await (await _anonymous.GetAsync("/v/AAAAAAAAAA")).AssertErrorAsync(404, "not_found");
+        await using var app = new ImagebinApp(backend);
+        var anonymous = app.Anonymous();
+        await (await anonymous.GetAsync("/i/AAAAAAAAAA.jpg")).AssertErrorAsync(404, "not_found");
+        await (await anonymous.GetAsync("/i/..%2f..%2fetc%2fpasswd")).AssertErrorAsync(404, "not_found");
+        await (await anonymous.GetAsync("/v/AAAAAAAAAA")).AssertErrorAsync(404, "not_found");
     }
 
-    [Fact]
-    public async Task DownloadLimit_IsExactUnderParallelRequests()
+    [Theory, Backends]
+    public async Task DownloadLimit_IsExactUnderParallelRequests(Backend backend)
     {
-        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-dl-limit", "5"));
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner, configure: r => r.Headers.Add("x-dl-limit", "5"));
         var path = item.PathOf("direct_url");
         var id = item.GetProperty("id").GetString()!;
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => _anonymous.GetAsync(path)));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => anonymous.GetAsync(path)));
 
         Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
         foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.OK))
@@ -165,46 +173,55 @@ public sealed class MediaTests : IAsyncLifetime
             await refused.AssertErrorAsync(410, "download_limit_reached");
         }
 
-        Assert.Equal(5, (await _owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}")).GetProperty("downloads").GetInt64());
+        Assert.Equal(5, (await owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}")).GetProperty("downloads").GetInt64());
         responses.First(r => r.IsSuccessStatusCode).AssertNotCacheable();
-        await (await _anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path))).AssertErrorAsync(410, "download_limit_reached");
+        await (await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, path))).AssertErrorAsync(410, "download_limit_reached");
     }
 
-    [Fact]
-    public async Task ExpiredImage_IsGone()
+    [Theory, Backends]
+    public async Task ExpiredImage_IsGone(Backend backend)
     {
-        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-expires-in", "60"));
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner, configure: r => r.Headers.Add("x-expires-in", "60"));
         var id = item.GetProperty("id").GetString()!;
-        await using (var scope = _app.Services.CreateAsyncScope())
+        await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<Imagebin.Data.ImagebinDb>();
             await db.Items.Where(i => i.Id == id).ExecuteUpdateAsync(s => s.SetProperty(i => i.ExpiresAt, 1L));
             scope.ServiceProvider.GetRequiredService<Imagebin.Features.Media.MediaCatalog>().Invalidate(id);
         }
 
-        await (await _anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
-        await (await _anonymous.GetAsync($"/api/v1/items/{id}")).AssertErrorAsync(410, "gone");
+        await (await anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
+        await (await anonymous.GetAsync($"/api/v1/items/{id}")).AssertErrorAsync(410, "gone");
     }
 
-    [Fact]
-    public async Task UndecodablePixels_AreRejected_NeverServed_AndTheOwnerSeesWhy()
+    [Theory, Backends]
+    public async Task UndecodablePixels_AreRejected_NeverServed_AndTheOwnerSeesWhy(Backend backend)
     {
-        var item = await _owner.UploadAsync(PngWithCorruptPixels());
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await owner.UploadAsync(PngWithCorruptPixels());
         var id = item.GetProperty("id").GetString()!;
 
-        var scanned = await _owner.WaitForScanAsync(id);
+        var scanned = await owner.WaitForScanAsync(id);
 
         Assert.Equal("rejected", scanned.GetProperty("scan_state").GetString());
         Assert.False(string.IsNullOrEmpty(scanned.GetProperty("scan_reason").GetString()));
-        await (await _anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
-        await (await _owner.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
+        await (await anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
+        await (await owner.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
     }
 
-    [Fact]
-    public async Task ViewPage_HasOpenGraphTagsAndShareSnippets_AndPrivateOnesAreNoindex()
+    [Theory, Backends]
+    public async Task ViewPage_HasOpenGraphTagsAndShareSnippets_AndPrivateOnesAreNoindex(Backend backend)
     {
-        var item = await UploadPassedAsync(configure: r => r.Headers.Add("x-title", "<b>Bold</b> cat"));
-        var html = await _anonymous.GetStringAsync(item.PathOf("view_url"));
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner, configure: r => r.Headers.Add("x-title", "<b>Bold</b> cat"));
+        var html = await anonymous.GetStringAsync(item.PathOf("view_url"));
 
         Assert.Contains("<meta property=\"og:image\"", html);
         Assert.Contains(item.GetProperty("direct_url").GetString()!, html);
@@ -213,51 +230,49 @@ public sealed class MediaTests : IAsyncLifetime
         Assert.Contains("[img]", html);
         Assert.DoesNotContain("noindex", html);
 
-        var hidden = await UploadPassedAsync(TestImages.Jpeg(seed: 5), r => r.Headers.Add("x-private", "true"));
-        using var privatePage = await _anonymous.GetAsync(hidden.PathOf("view_url"));
+        var hidden = await UploadPassedAsync(owner, TestImages.Jpeg(seed: 5), r => r.Headers.Add("x-private", "true"));
+        using var privatePage = await anonymous.GetAsync(hidden.PathOf("view_url"));
         Assert.Contains("noindex", await privatePage.Content.ReadAsStringAsync());
         privatePage.AssertNotCacheable();
     }
 
-    [Fact]
-    public async Task ShortLink_ServesThePageToBrowsersAndRedirectsImageClients()
+    [Theory, Backends]
+    public async Task ShortLink_ServesThePageToBrowsersAndRedirectsImageClients(Backend backend)
     {
-        var item = await UploadPassedAsync();
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner);
         var path = item.PathOf("url");
 
         using var page = new HttpRequestMessage(HttpMethod.Get, path);
         page.Headers.Accept.ParseAdd("text/html,application/xhtml+xml,image/avif,image/webp,*/*;q=0.8");
-        using var html = await _anonymous.SendAsync(page);
+        using var html = await anonymous.SendAsync(page);
         Assert.Equal(HttpStatusCode.OK, html.StatusCode);
         Assert.Equal("text/html", html.Content.Headers.ContentType!.MediaType);
 
         using var image = new HttpRequestMessage(HttpMethod.Get, path);
         image.Headers.Accept.ParseAdd("image/*");
-        using var redirect = await _anonymous.SendAsync(image);
+        using var redirect = await anonymous.SendAsync(image);
         Assert.Equal(HttpStatusCode.Found, redirect.StatusCode);
         Assert.Equal(item.GetProperty("direct_url").GetString(), redirect.Headers.Location!.ToString());
     }
 
-    public sealed class BeforeTheScan : IAsyncLifetime
+    public sealed class BeforeTheScan
     {
-        // No worker role: nothing is scanned, so every item stays pending.
-        private readonly ImagebinApp _app = new(settings: new() { ["Imagebin:Roles"] = "api,authority" });
-
-        public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-        [Fact]
-        public async Task PendingImage_IsScanPendingForOthersButServedToItsOwner()
+        [Theory, Backends]
+        public async Task PendingImage_IsScanPendingForOthersButServedToItsOwner(Backend backend)
         {
-            var owner = await _app.OwnerAsync();
+            // No worker role: nothing is scanned, so every item stays pending.
+            await using var app = new ImagebinApp(backend, settings: new() { ["Imagebin:Roles"] = "api,authority" });
+            var owner = await app.OwnerAsync();
             var item = await owner.UploadAsync(TestImages.Jpeg());
             Assert.Equal("pending", item.GetProperty("scan_state").GetString());
 
-            using var response = await _app.Anonymous().GetAsync(item.PathOf("direct_url"));
+            using var response = await app.Anonymous().GetAsync(item.PathOf("direct_url"));
             await response.AssertErrorAsync(503, "scan_pending");
             Assert.NotNull(response.Headers.RetryAfter);
-            await (await (await _app.OwnerAsync("mallory")).GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(503, "scan_pending");
+            await (await (await app.OwnerAsync("mallory")).GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(503, "scan_pending");
 
             using var own = await owner.GetAsync(item.PathOf("direct_url"));
             Assert.Equal(HttpStatusCode.OK, own.StatusCode);

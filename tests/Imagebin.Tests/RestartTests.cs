@@ -7,27 +7,24 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Imagebin.Tests;
 
-public sealed class RestartTests : IDisposable
+public sealed class RestartTests
 {
-    private readonly string _dataDir = Directory.CreateTempSubdirectory("imagebin-restart-").FullName;
-
     private static readonly Dictionary<string, string?> NoWorker = new() { ["Imagebin:Roles"] = "api,authority" };
 
-    public void Dispose() => Directory.Delete(_dataDir, recursive: true);
-
-    [Fact]
-    public async Task ItemsKeysAndQueuedJobs_SurviveARestart()
+    [Theory, Backends]
+    public async Task ItemsKeysAndQueuedJobs_SurviveARestart(Backend backend)
     {
+        using var store = new SharedStore(backend);
         string key;
         JsonElement item;
-        await using (var first = new ImagebinApp(settings: NoWorker, dataDir: _dataDir))
+        await using (var first = store.Start(NoWorker))
         {
             key = await first.CreateKeyAsync();
             item = await first.ClientWithKey(key).UploadAsync(TestImages.Jpeg(), configure: r => r.Headers.Add("x-title", "Persisted"));
             Assert.Equal("pending", item.GetProperty("scan_state").GetString());
         }
 
-        await using var second = new ImagebinApp(dataDir: _dataDir);
+        await using var second = store.Start();
         var client = second.ClientWithKey(key);
         var id = item.GetProperty("id").GetString()!;
 
@@ -38,12 +35,13 @@ public sealed class RestartTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await second.Anonymous().GetAsync(item.PathOf("direct_url"))).StatusCode);
     }
 
-    [Fact]
-    public async Task JobLeasedByADeadWorker_IsPickedUpAgain()
+    [Theory, Backends]
+    public async Task JobLeasedByADeadWorker_IsPickedUpAgain(Backend backend)
     {
+        using var store = new SharedStore(backend);
         string key;
         string id;
-        await using (var first = new ImagebinApp(settings: NoWorker, dataDir: _dataDir))
+        await using (var first = store.Start(NoWorker))
         {
             key = await first.CreateKeyAsync();
             id = (await first.ClientWithKey(key).UploadAsync(TestImages.Jpeg())).GetProperty("id").GetString()!;
@@ -59,7 +57,7 @@ public sealed class RestartTests : IDisposable
             await db.Items.Where(i => i.Id == id).ExecuteUpdateAsync(s => s.SetProperty(i => i.ScanState, ScanState.Scanning));
         }
 
-        await using var second = new ImagebinApp(dataDir: _dataDir);
+        await using var second = store.Start();
         var scanned = await second.ClientWithKey(key).WaitForScanAsync(id);
 
         Assert.Equal("passed", scanned.GetProperty("scan_state").GetString());
@@ -69,10 +67,10 @@ public sealed class RestartTests : IDisposable
         Assert.Equal(2, job.Attempts);
     }
 
-    [Fact]
-    public async Task FailingJob_IsRetriedWithBackoffAndEndsVisiblyFailed()
+    [Theory, Backends]
+    public async Task FailingJob_IsRetriedWithBackoffAndEndsVisiblyFailed(Backend backend)
     {
-        await using var app = new ImagebinApp(settings: new() { ["Jobs:MaxAttempts"] = "2" }, dataDir: _dataDir);
+        await using var app = new ImagebinApp(backend, settings: new() { ["Jobs:MaxAttempts"] = "2" });
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();

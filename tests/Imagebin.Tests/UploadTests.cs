@@ -7,23 +7,18 @@ using Imagebin.Tests.Support;
 
 namespace Imagebin.Tests;
 
-public sealed class UploadTests : IAsyncLifetime
+public sealed class UploadTests
 {
-    private readonly ImagebinApp _app = new();
-    private HttpClient _owner = null!;
-
-    public async ValueTask InitializeAsync() => _owner = await _app.OwnerAsync();
-
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
     private static readonly string[] ContractFields =
         ["id", "kind", "content_type", "size_bytes", "width", "height", "created_at", "downloads", "private", "ai_caption", "ai_tags", "url", "view_url", "direct_url"];
 
     private static readonly string[] OwnerOnlyFields = ["classification", "scan_state", "ai_caption_state", "ai_optout", "dl_limit"];
 
-    [Fact]
-    public async Task RawUpload_WithEveryMetadataHeader_CreatesItemWithThoseFields()
+    [Theory, Backends]
+    public async Task RawUpload_WithEveryMetadataHeader_CreatesItemWithThoseFields(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         var image = TestImages.Jpeg(80, 60);
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(image) };
@@ -37,7 +32,7 @@ public sealed class UploadTests : IAsyncLifetime
         request.Headers.Add("x-ai-optout", "true");
         request.Headers.Add("x-expires-in", "3600");
 
-        using var response = await _owner.SendAsync(request);
+        using var response = await owner.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var item = await response.JsonAsync();
@@ -66,9 +61,11 @@ public sealed class UploadTests : IAsyncLifetime
         Assert.Equal($"{ImagebinApp.BaseUrl}/i/{id}.jpg{secret}", item.GetProperty("direct_url").GetString());
     }
 
-    [Fact]
-    public async Task MultipartUpload_WithEveryField_CreatesItem()
+    [Theory, Backends]
+    public async Task MultipartUpload_WithEveryField_CreatesItem(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var form = new MultipartFormDataContent
         {
             { new ByteArrayContent(TestImages.Png(40, 30)), "file", "picture.png" },
@@ -82,7 +79,7 @@ public sealed class UploadTests : IAsyncLifetime
             { new StringContent("600"), "expires_in" },
         };
 
-        using var response = await _owner.PostAsync("/api/v1/items", form);
+        using var response = await owner.PostAsync("/api/v1/items", form);
 
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         var item = await response.JsonAsync();
@@ -96,16 +93,18 @@ public sealed class UploadTests : IAsyncLifetime
         Assert.EndsWith(".png", item.GetProperty("direct_url").GetString());
     }
 
-    [Fact]
-    public async Task Get_ShowsOwnerOnlyFieldsToTheOwnerAndNotToOthers()
+    [Theory, Backends]
+    public async Task Get_ShowsOwnerOnlyFieldsToTheOwnerAndNotToOthers(Backend backend)
     {
-        var created = await _owner.UploadAsync(TestImages.Jpeg());
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var created = await owner.UploadAsync(TestImages.Jpeg());
         var id = created.GetProperty("id").GetString()!;
-        await _owner.WaitForScanAsync(id);
+        await owner.WaitForScanAsync(id);
 
-        var mine = await _owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
-        var anonymous = await _app.Anonymous().GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
-        var stranger = await (await _app.OwnerAsync("mallory")).GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+        var mine = await owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+        var anonymous = await app.Anonymous().GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+        var stranger = await (await app.OwnerAsync("mallory")).GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
 
         foreach (var field in ContractFields.Concat(OwnerOnlyFields))
         {
@@ -133,31 +132,35 @@ public sealed class UploadTests : IAsyncLifetime
         Assert.Equal(JsonValueKind.Array, anonymous.GetProperty("ai_tags").ValueKind);
     }
 
-    [Fact]
-    public async Task DirectUrl_ReturnsTheStoredBytesByteForByte()
+    [Theory, Backends]
+    public async Task DirectUrl_ReturnsTheStoredBytesByteForByte(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         var image = TestImages.Jpeg(50, 50, seed: 7);
-        var item = await _owner.UploadAsync(image);
+        var item = await owner.UploadAsync(image);
         var id = item.GetProperty("id").GetString()!;
-        await _owner.WaitForScanAsync(id);
+        await owner.WaitForScanAsync(id);
 
-        var served = await _app.Anonymous().GetByteArrayAsync(item.PathOf("direct_url"));
+        var served = await app.Anonymous().GetByteArrayAsync(item.PathOf("direct_url"));
 
         Assert.Equal(item.GetProperty("size_bytes").GetInt64(), served.Length);
-        var stored = File.ReadAllBytes(Assert.Single(_app.BlobFiles()));
+        var stored = await app.ReadBlobAsync(Assert.Single(await app.BlobKeysAsync()));
         Assert.Equal(stored, served);
         Assert.Equal(TestImages.Pixels(image), TestImages.Pixels(served));
     }
 
-    [Fact]
-    public async Task Upload_WithGpsExif_StoresImageWithoutMetadataButSamePixelsAndOrientation()
+    [Theory, Backends]
+    public async Task Upload_WithGpsExif_StoresImageWithoutMetadataButSamePixelsAndOrientation(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         var original = TestImages.JpegWithGps(64, 48, seed: 3);
         Assert.Contains(TestImages.Fields(original), f => f.StartsWith("exif-ifd3-", StringComparison.Ordinal));
 
-        var item = await _owner.UploadAsync(original);
+        var item = await owner.UploadAsync(original);
         var id = item.GetProperty("id").GetString()!;
-        var served = await _owner.GetByteArrayAsync(item.PathOf("direct_url"));
+        var served = await owner.GetByteArrayAsync(item.PathOf("direct_url"));
 
         var fields = TestImages.Fields(served);
         // libexif fills in mandatory tags (ExifVersion, resolution) when it parses the minimal orientation block; GPS it cannot invent.
@@ -172,27 +175,31 @@ public sealed class UploadTests : IAsyncLifetime
         Assert.Equal(TestImages.Pixels(original), TestImages.Pixels(served));
         Assert.True(served.Length < original.Length);
         Assert.Equal(served.Length, item.GetProperty("size_bytes").GetInt64());
-        Assert.Equal("passed", (await _owner.WaitForScanAsync(id)).GetProperty("scan_state").GetString());
+        Assert.Equal("passed", (await owner.WaitForScanAsync(id)).GetProperty("scan_state").GetString());
     }
 
     [Theory]
-    [InlineData("gif")]
-    [InlineData("webp")]
-    [InlineData("png")]
-    [InlineData("avif")]
-    public async Task Upload_OfEachAllowedFormat_IsIdentifiedFromTheBytes(string format)
+    [BackendsInlineData("gif")]
+    [BackendsInlineData("webp")]
+    [BackendsInlineData("png")]
+    [BackendsInlineData("avif")]
+    public async Task Upload_OfEachAllowedFormat_IsIdentifiedFromTheBytes(Backend backend, string format)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         var image = format switch { "gif" => TestImages.Gif(), "webp" => TestImages.WebP(), "avif" => TestImages.Avif(), _ => TestImages.Png() };
 
         // Declared as octet-stream: the type comes from the bytes.
-        var item = await _owner.UploadAsync(image, "application/octet-stream");
+        var item = await owner.UploadAsync(image, "application/octet-stream");
 
         Assert.Equal($"image/{format}", item.GetProperty("content_type").GetString());
         Assert.EndsWith($".{format}", item.GetProperty("direct_url").GetString());
-        Assert.Equal("passed", (await _owner.WaitForScanAsync(item.GetProperty("id").GetString()!)).GetProperty("scan_state").GetString());
+        Assert.Equal("passed", (await owner.WaitForScanAsync(item.GetProperty("id").GetString()!)).GetProperty("scan_state").GetString());
     }
 
-    public static TheoryData<string, byte[], string, int, string> BadUploads()
+    public static IEnumerable<ITheoryDataRow> BadUploads() => BackendRows.Times(BadUploadCases());
+
+    private static TheoryData<string, byte[], string, int, string> BadUploadCases()
     {
         var jpeg = TestImages.Jpeg(64, 64);
         return new TheoryData<string, byte[], string, int, string>
@@ -212,102 +219,117 @@ public sealed class UploadTests : IAsyncLifetime
 
     [Theory]
     [MemberData(nameof(BadUploads))]
-    public async Task BadUpload_GetsItsErrorCodeAndLeavesNothingBehind(string name, byte[] body, string contentType, int status, string code)
+    public async Task BadUpload_GetsItsErrorCodeAndLeavesNothingBehind(Backend backend, string name, byte[] body, string contentType, int status, string code)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
 
-        using var response = await _owner.PostAsync("/api/v1/items", content);
+        using var response = await owner.PostAsync("/api/v1/items", content);
 
         await response.AssertErrorAsync(status, code);
-        await AssertNothingStoredAsync(name);
+        await AssertNothingStoredAsync(app, owner, name);
     }
 
     [Theory]
-    [InlineData("x-private", "maybe")]
-    [InlineData("x-dl-limit", "-1")]
-    [InlineData("x-dl-limit", "lots")]
-    [InlineData("x-expires-in", "5")]
-    [InlineData("x-ai-optout", "perhaps")]
-    public async Task BadHeaderValue_IsInvalidRequest(string header, string value)
+    [BackendsInlineData("x-private", "maybe")]
+    [BackendsInlineData("x-dl-limit", "-1")]
+    [BackendsInlineData("x-dl-limit", "lots")]
+    [BackendsInlineData("x-expires-in", "5")]
+    [BackendsInlineData("x-ai-optout", "perhaps")]
+    public async Task BadHeaderValue_IsInvalidRequest(Backend backend, string header, string value)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(TestImages.Jpeg()) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
         request.Headers.TryAddWithoutValidation(header, value);
 
-        using var response = await _owner.SendAsync(request);
+        using var response = await owner.SendAsync(request);
 
         await response.AssertErrorAsync(400, "invalid_request");
-        await AssertNothingStoredAsync(header);
+        await AssertNothingStoredAsync(app, owner, header);
     }
 
-    [Fact]
-    public async Task TitleOfTenKilobytes_IsInvalidRequest()
+    [Theory, Backends]
+    public async Task TitleOfTenKilobytes_IsInvalidRequest(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(TestImages.Jpeg()) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
         request.Headers.Add("x-title", new string('t', 10 * 1024));
 
-        using var response = await _owner.SendAsync(request);
+        using var response = await owner.SendAsync(request);
 
         await response.AssertErrorAsync(400, "invalid_request");
-        await AssertNothingStoredAsync("long title");
+        await AssertNothingStoredAsync(app, owner, "long title");
     }
 
-    [Fact]
-    public async Task Multipart_WithUnknownPart_IsInvalidRequest()
+    [Theory, Backends]
+    public async Task Multipart_WithUnknownPart_IsInvalidRequest(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var form = new MultipartFormDataContent
         {
             { new ByteArrayContent(TestImages.Jpeg()), "file", "a.jpg" },
             { new StringContent("x"), "owner_id" },
         };
 
-        using var response = await _owner.PostAsync("/api/v1/items", form);
+        using var response = await owner.PostAsync("/api/v1/items", form);
 
         await response.AssertErrorAsync(400, "invalid_request");
-        await AssertNothingStoredAsync("unknown part");
+        await AssertNothingStoredAsync(app, owner, "unknown part");
     }
 
-    [Fact]
-    public async Task Multipart_WithEmptyFile_IsInvalidRequest()
+    [Theory, Backends]
+    public async Task Multipart_WithEmptyFile_IsInvalidRequest(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var form = new MultipartFormDataContent { { new ByteArrayContent([]), "file", "empty.jpg" } };
 
-        using var response = await _owner.PostAsync("/api/v1/items", form);
+        using var response = await owner.PostAsync("/api/v1/items", form);
 
         await response.AssertErrorAsync(400, "invalid_request");
-        await AssertNothingStoredAsync("zero-byte file");
+        await AssertNothingStoredAsync(app, owner, "zero-byte file");
     }
 
-    [Fact]
-    public async Task Multipart_WithoutFile_IsInvalidRequest()
+    [Theory, Backends]
+    public async Task Multipart_WithoutFile_IsInvalidRequest(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var form = new MultipartFormDataContent { { new StringContent("t"), "title" } };
 
-        using var response = await _owner.PostAsync("/api/v1/items", form);
+        using var response = await owner.PostAsync("/api/v1/items", form);
 
         await response.AssertErrorAsync(400, "invalid_request");
     }
 
-    [Fact]
-    public async Task ServerKeepsServing_AfterBadInput()
+    [Theory, Backends]
+    public async Task ServerKeepsServing_AfterBadInput(Backend backend)
     {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
         using var bad = new ByteArrayContent(Random(100));
         bad.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-        (await _owner.PostAsync("/api/v1/items", bad)).Dispose();
+        (await owner.PostAsync("/api/v1/items", bad)).Dispose();
 
-        var item = await _owner.UploadAsync(TestImages.Jpeg());
+        var item = await owner.UploadAsync(TestImages.Jpeg());
 
         Assert.Equal(10, item.GetProperty("id").GetString()!.Length);
     }
 
-    private async Task AssertNothingStoredAsync(string what)
+    private static async Task AssertNothingStoredAsync(ImagebinApp app, HttpClient owner, string what)
     {
-        var list = await _owner.GetFromJsonAsync<JsonElement>("/api/v1/account/items");
+        var list = await owner.GetFromJsonAsync<JsonElement>("/api/v1/account/items");
         Assert.True(list.GetProperty("items").GetArrayLength() == 0, $"{what}: an item was created");
-        Assert.True(_app.BlobFiles().Length == 0, $"{what}: a blob was left: {string.Join(", ", _app.BlobFiles())}");
-        Assert.True(_app.TempFiles().Length == 0, $"{what}: a temp file was left: {string.Join(", ", _app.TempFiles())}");
+        var blobs = await app.BlobKeysAsync();
+        Assert.True(blobs.Count == 0, $"{what}: a blob was left: {string.Join(", ", blobs)}");
+        Assert.True(app.TempFiles().Length == 0, $"{what}: a temp file was left: {string.Join(", ", app.TempFiles())}");
     }
 
     private static byte[] Random(int length)
@@ -329,57 +351,58 @@ public sealed class UploadTests : IAsyncLifetime
         return png;
     }
 
-    public sealed class OverTheSizeLimit : IAsyncLifetime
+    public sealed class OverTheSizeLimit
     {
-        private readonly ImagebinApp _app = new(settings: new() { ["Limits:MaxUploadBytes"] = "100000" });
-        private HttpClient _owner = null!;
+        private static readonly Dictionary<string, string?> Limit = new() { ["Limits:MaxUploadBytes"] = "100000" };
 
-        public async ValueTask InitializeAsync() => _owner = await _app.OwnerAsync();
-
-        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-        [Fact]
-        public async Task DeclaredLength_OverTheLimit_Is413BeforeTheBodyIsRead()
+        [Theory, Backends]
+        public async Task DeclaredLength_OverTheLimit_Is413BeforeTheBodyIsRead(Backend backend)
         {
+            await using var app = new ImagebinApp(backend, settings: Limit);
+            var owner = await app.OwnerAsync();
             var body = new TrackingStream(new byte[1_000_000]);
             using var content = new StreamContent(body);
             content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
             content.Headers.ContentLength = 1_000_000;
 
-            using var response = await _owner.PostAsync("/api/v1/items", content);
+            using var response = await owner.PostAsync("/api/v1/items", content);
 
             await response.AssertErrorAsync(413, "request_too_large");
             // The in-memory server buffers 128 KiB ahead of the app; reading up to the limit would pull ~230 KB.
             Assert.True(body.BytesRead <= 128 * 1024, $"read {body.BytesRead} bytes of a body refused by its length");
-            Assert.Empty(_app.TempFiles());
-            Assert.Empty(_app.BlobFiles());
+            Assert.Empty(app.TempFiles());
+            Assert.Empty(await app.BlobKeysAsync());
         }
 
-        [Fact]
-        public async Task ChunkedBody_OverTheLimit_Is413AndLeavesNothingBehind()
+        [Theory, Backends]
+        public async Task ChunkedBody_OverTheLimit_Is413AndLeavesNothingBehind(Backend backend)
         {
+            await using var app = new ImagebinApp(backend, settings: Limit);
+            var owner = await app.OwnerAsync();
             var image = TestImages.Jpeg(64, 64);
             var body = new TrackingStream([.. image, .. new byte[400_000]]);
             using var content = new StreamContent(body);
             content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
 
-            using var response = await _owner.PostAsync("/api/v1/items", content);
+            using var response = await owner.PostAsync("/api/v1/items", content);
 
             await response.AssertErrorAsync(413, "request_too_large");
-            Assert.Empty(_app.TempFiles());
-            Assert.Empty(_app.BlobFiles());
-            Assert.Equal(0, (await _owner.GetFromJsonAsync<JsonElement>("/api/v1/account/items")).GetProperty("items").GetArrayLength());
+            Assert.Empty(app.TempFiles());
+            Assert.Empty(await app.BlobKeysAsync());
+            Assert.Equal(0, (await owner.GetFromJsonAsync<JsonElement>("/api/v1/account/items")).GetProperty("items").GetArrayLength());
         }
 
-        [Fact]
-        public async Task MultipartFile_OverTheLimit_Is413()
+        [Theory, Backends]
+        public async Task MultipartFile_OverTheLimit_Is413(Backend backend)
         {
+            await using var app = new ImagebinApp(backend, settings: Limit);
+            var owner = await app.OwnerAsync();
             using var form = new MultipartFormDataContent { { new ByteArrayContent(new byte[150_000]), "file", "big.jpg" } };
 
-            using var response = await _owner.PostAsync("/api/v1/items", form);
+            using var response = await owner.PostAsync("/api/v1/items", form);
 
             await response.AssertErrorAsync(413, "request_too_large");
-            Assert.Empty(_app.TempFiles());
+            Assert.Empty(app.TempFiles());
         }
     }
 
