@@ -2,9 +2,10 @@
 # The test command of the README: installs what is missing, runs every test project, and ends with the line
 # "N passed, N failed" that CI reads. Exits non-zero when anything fails or no test ran.
 #
-# Today's suites need only the .NET SDK (pinned by global.json) and NuGet: SQLite and libvips come as NuGet packages.
-# Services that later suites need (PostgreSQL, Ceph RGW, clamd, Chromium) are installed and started here, on free
-# loopback ports, and stopped again on exit.
+# The .NET SDK (pinned by global.json) is the one prerequisite; SQLite and libvips come as NuGet packages. The services
+# the scale-out suites need, PostgreSQL 15 and a single-node Ceph RGW (S3), are installed with apt-get when missing and
+# started by tests/services.sh on free loopback ports in a temp directory, and stopped again on exit. Under this script
+# the scale-out rows must run: IMAGEBIN_TEST_REQUIRE_BACKENDS=1 turns a missing service into a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,8 +17,17 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 results=$(mktemp -d)
-cleanup() { rm -rf "$results"; }
+services=$(mktemp -d /tmp/imagebin-services.XXXXXX)
+cleanup() {
+  tests/services.sh stop "$services" || true
+  rm -rf "$results" "$services"
+}
 trap cleanup EXIT
+
+tests/services.sh start "$services"
+# shellcheck disable=SC1091
+. "$services/env"
+export IMAGEBIN_TEST_REQUIRE_BACKENDS=1
 
 dotnet restore Imagebin.slnx
 dotnet build Imagebin.slnx --no-restore -c Release
