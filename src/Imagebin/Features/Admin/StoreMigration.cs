@@ -105,13 +105,40 @@ public sealed class StoreMigration(
 
         var available = copiedBlobs.Select(b => b.Sha256).ToHashSet(StringComparer.Ordinal);
 
-        // 2. Rows, in batches, skipping keys the target has.
-        var accounts = await CopyAsync(from.Accounts.AsNoTracking().OrderBy(a => a.Id), to, to.Accounts, a => a.Id, null, cancellationToken);
-        var keys = await CopyAsync(from.ApiKeys.AsNoTracking().OrderBy(k => k.Id), to, to.ApiKeys, k => k.Id, null, cancellationToken);
+        // 2. Rows, in batches, skipping keys the target has. An account name the target already uses for another id
+        // is normally the 'admin' a fresh scale-out node created on first start: while it owns nothing it gives way
+        // to the migrated account; otherwise that account (and what it owns) is reported and left behind.
+        var skippedOwners = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var account in await from.Accounts.AsNoTracking().ToListAsync(cancellationToken))
+        {
+            var clash = await to.Accounts.FirstOrDefaultAsync(a => a.Name == account.Name && a.Id != account.Id, cancellationToken);
+            if (clash is null)
+            {
+                continue;
+            }
+
+            if (await to.Items.AnyAsync(i => i.OwnerId == clash.Id, cancellationToken) || await to.ApiKeys.AnyAsync(k => k.AccountId == clash.Id, cancellationToken))
+            {
+                failures++;
+                skippedOwners.Add(account.Id);
+                logger.LogError("Account '{Name}' exists in the target with other data; it and what it owns are not copied", account.Name);
+                continue;
+            }
+
+            to.Accounts.Remove(clash);
+            await to.SaveChangesAsync(cancellationToken);
+            to.ChangeTracker.Clear();
+            progress.WriteLine($"Replaced the empty account '{clash.Name}' the target created on first start with the migrated one.");
+        }
+
+        var accounts = await CopyAsync(from.Accounts.AsNoTracking().OrderBy(a => a.Id), to, to.Accounts, a => a.Id,
+            a => !skippedOwners.Contains(a.Id), cancellationToken);
+        var keys = await CopyAsync(from.ApiKeys.AsNoTracking().OrderBy(k => k.Id), to, to.ApiKeys, k => k.Id,
+            k => !skippedOwners.Contains(k.AccountId), cancellationToken);
         var blobRows = await CopyAsync(from.Blobs.AsNoTracking().OrderBy(b => b.Sha256), to, to.Blobs, b => b.Sha256,
             b => available.Contains(b.Sha256), cancellationToken);
         var items = await CopyAsync(from.Items.AsNoTracking().OrderBy(i => i.Id), to, to.Items, i => i.Id,
-            i => available.Contains(i.BlobSha256), cancellationToken);
+            i => available.Contains(i.BlobSha256) && (i.OwnerId is null || !skippedOwners.Contains(i.OwnerId)), cancellationToken);
         present += accounts.Present + keys.Present + blobRows.Present + items.Present;
 
         // Reference counts follow the rows now in the target (which may have held items of its own).
