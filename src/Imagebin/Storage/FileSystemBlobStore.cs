@@ -41,7 +41,15 @@ public sealed class FileSystemBlobStore(string root) : IBlobStore
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(key));
+        try
+        {
+            File.Delete(PathOf(key));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Its shard directory was never made: the blob is as gone as a missing file, which File.Delete accepts.
+        }
+
         return Task.CompletedTask;
     }
 
