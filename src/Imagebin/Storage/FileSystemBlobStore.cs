@@ -78,6 +78,10 @@ public sealed class FileSystemBlobStore(string root) : IBlobStore
         return Task.FromResult(Directory.Exists(Root));
     }
 
+    /// <summary>Files are only reachable through this node, which serves them with positional reads.</summary>
+    public Task<Uri?> GetReadUrlAsync(string key, TimeSpan lifetime, string? contentType, string? contentDisposition, CancellationToken cancellationToken) =>
+        Task.FromResult<Uri?>(null);
+
     private string PathOf(string key)
     {
         if (key.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(key))

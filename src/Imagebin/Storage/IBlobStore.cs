@@ -23,6 +23,13 @@ public interface IBlobStore
     IAsyncEnumerable<(string Key, DateTimeOffset LastModified)> ListAsync(CancellationToken cancellationToken);
 
     Task<bool> IsHealthyAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A URL from which a client may fetch the blob itself for <paramref name="lifetime"/>, answered with the given
+    /// <c>Content-Type</c> and <c>Content-Disposition</c>; null when the store cannot hand one out (then the bytes are
+    /// served through this node).
+    /// </summary>
+    Task<Uri?> GetReadUrlAsync(string key, TimeSpan lifetime, string? contentType, string? contentDisposition, CancellationToken cancellationToken);
 }
 
 public static class BlobKeys

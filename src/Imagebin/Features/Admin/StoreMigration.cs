@@ -41,6 +41,12 @@ public sealed class StoreMigration(
             throw new ArgumentException("This node is configured for the embedded store itself; configure the target (Database:Provider=Postgres, Storage:Provider=S3) first.");
         }
 
+        if (target is S3BlobStore bucket)
+        {
+            // Admin commands do not start the host, so the start-up bucket check has not run.
+            await bucket.EnsureBucketAsync(cancellationToken);
+        }
+
         var source = new FileSystemBlobStore(fromBlobs ?? Path.Combine(fromDataDir, "blobs"));
         var options = new DbContextOptionsBuilder<ImagebinDb>().UseSqlite($"Data Source={sourceFile};Mode=ReadOnly").Options;
         await using var from = new ImagebinDb(options);

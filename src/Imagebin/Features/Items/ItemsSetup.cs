@@ -14,14 +14,20 @@ public static class ItemsSetup
     {
         var services = builder.Services;
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IBlobStore>(provider =>
         {
             var storage = provider.GetRequiredService<IOptions<StorageOptions>>().Value;
+            if (storage.Provider == StorageProvider.S3)
+            {
+                return new S3BlobStore(storage.S3);
+            }
+
             var dataDir = provider.GetRequiredService<IOptions<ImagebinOptions>>().Value.DataDir;
             return new FileSystemBlobStore(storage.Path ?? Path.Combine(dataDir, "blobs"));
         });
+        services.AddHostedService<S3BucketSetup>();
         services.AddSingleton<BlobReferences>();
         services.AddScoped<Ingest.Ingest>();
         services.AddSingleton<MediaCatalog>();
