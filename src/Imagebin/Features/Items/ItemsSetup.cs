@@ -28,6 +28,7 @@ public static class ItemsSetup
             return new FileSystemBlobStore(storage.Path ?? Path.Combine(dataDir, "blobs"));
         });
         services.AddHostedService<S3BucketSetup>();
+        services.AddSingleton<ReadRedirects>();
         services.AddSingleton<BlobReferences>();
         services.AddScoped<Ingest.Ingest>();
         services.AddSingleton<MediaCatalog>();

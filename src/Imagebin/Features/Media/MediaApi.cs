@@ -25,6 +25,7 @@ public static class MediaApi
         ClaimsPrincipal user,
         MediaCatalog catalog,
         DownloadCounter downloads,
+        ReadRedirects redirects,
         SiteUrls site,
         IOptions<MediaOptions> options,
         TimeProvider time)
@@ -104,6 +105,13 @@ public static class MediaApi
         else if (!await downloads.TryCountLimitedAsync(id, context.RequestAborted))
         {
             return LimitReached();
+        }
+
+        if (await redirects.FindAsync(entry, context.RequestAborted) is { } url)
+        {
+            // The URL expires within minutes: neither the browser nor a CDN may keep this answer.
+            context.Response.Headers.CacheControl = "private, no-store";
+            return TypedResults.Redirect(url.AbsoluteUri);
         }
 
         return new BlobResult(entry, 0, entry.Size, partial: false, headOnly: false);
