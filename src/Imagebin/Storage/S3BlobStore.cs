@@ -207,7 +207,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             var page = await _client.ListObjectsV2Async(request, cancellationToken);
             foreach (var item in page.S3Objects ?? [])
             {
-                yield return (item.Key, new DateTimeOffset(DateTime.SpecifyKind(item.LastModified ?? DateTime.UnixEpoch, DateTimeKind.Utc)));
+                yield return (item.Key, WrittenAt(item.LastModified));
             }
 
             if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken))
@@ -218,6 +218,17 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             request.ContinuationToken = page.NextContinuationToken;
         }
     }
+
+    /// <summary>
+    /// The listing's write time as an instant. An object without one counts as just written, so the sweeper, which
+    /// spares young blobs, never deletes one on a guess.
+    /// </summary>
+    private static DateTimeOffset WrittenAt(DateTime? lastModified) => lastModified switch
+    {
+        null => DateTimeOffset.UtcNow,
+        { Kind: DateTimeKind.Unspecified } value => new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Utc)),
+        { } value => new DateTimeOffset(value.ToUniversalTime()),
+    };
 
     /// <summary>One cheap listing call: proves the endpoint answers, the credentials work and the bucket exists.</summary>
     public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
