@@ -97,28 +97,36 @@ public sealed class TwoNodeTests
         await using var cluster = await Cluster.StartAsync();
         // B stops first, so the scan can only be claimed by A.
         await cluster.B.KillAsync();
-        var owner = cluster.Owner(cluster.A);
         await using var db = cluster.Database();
         Job? killed = null;
         string? id = null;
+        var a = cluster.A;
         for (var attempt = 0; attempt < 5 && killed is null; attempt++)
         {
-            // A large image keeps the scan busy long enough (a full decode) to be caught running.
-            var item = await owner.UploadAsync(TestImages.Jpeg(3000, 2000, seed: 70 + attempt));
+            if (attempt > 0)
+            {
+                // A finished the job in the instant between being seen running and the kill: try again with a new A.
+                a = await cluster.StartAsync(cluster.A.Port);
+            }
+
+            // A large image (30 MP) keeps the scan busy for a full decode, long enough to be caught running.
+            var item = await cluster.Owner(a).UploadAsync(TestImages.Jpeg(6000, 5000, seed: 70 + attempt));
             id = item.GetProperty("id").GetString()!;
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
             while (DateTime.UtcNow < deadline)
             {
                 var job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Payload == id);
                 if (job.State == JobState.Running)
                 {
-                    await cluster.A.KillAsync();
-                    killed = job;
+                    await a.KillAsync();
+                    job = await db.Jobs.AsNoTracking().SingleAsync(j => j.Payload == id);
+                    killed = job.State == JobState.Running ? job : null;
                     break;
                 }
 
                 if (job.State == JobState.Succeeded)
                 {
+                    await a.KillAsync();
                     break;
                 }
 
@@ -127,9 +135,9 @@ public sealed class TwoNodeTests
         }
 
         Assert.NotNull(killed);
-        Assert.Equal(cluster.A.Pid, NodeOf(killed.LeaseOwner!));
+        Assert.Equal(a.Pid, NodeOf(killed.LeaseOwner!));
 
-        var b = await cluster.RestartBAsync();
+        var b = await cluster.StartAsync(cluster.B.Port);
         var finished = await cluster.Owner(b).WaitForScanAsync(id!, TimeSpan.FromSeconds(30));
         Assert.Equal("passed", finished.GetProperty("scan_state").GetString());
         // The handler's effect lands just before the job is marked done.
@@ -224,9 +232,10 @@ public sealed class TwoNodeTests
             }
         }
 
-        public async Task<ImagebinNode> RestartBAsync()
+        /// <summary>Starts another node over the same stores (e.g. on the port of one that was killed).</summary>
+        public async Task<ImagebinNode> StartAsync(int port)
         {
-            var node = await ImagebinNode.StartAsync(_settings, B.Port);
+            var node = await ImagebinNode.StartAsync(_settings, port);
             _nodes.Add(node);
             return node;
         }
