@@ -19,6 +19,10 @@ public static class SignalChannels
 {
     public const string Jobs = "imagebin_jobs";
     public const string Items = "imagebin_items";
+    public const string Blobs = "imagebin_blobs";
+
+    /// <summary>Every channel a node listens on.</summary>
+    public static readonly string[] All = [Jobs, Items, Blobs];
 }
 
 /// <summary>One node: a signal is a method call.</summary>
@@ -84,7 +88,7 @@ public sealed class PostgresNotifications(NpgsqlDataSource dataSource, ILogger<P
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
                 connection.Notification += (_, e) => _local.Dispatch(e.Channel, e.Payload);
-                await using (var listen = new NpgsqlCommand($"LISTEN {SignalChannels.Jobs}; LISTEN {SignalChannels.Items};", connection))
+                await using (var listen = new NpgsqlCommand(string.Concat(SignalChannels.All.Select(channel => $"LISTEN {channel};")), connection))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 }

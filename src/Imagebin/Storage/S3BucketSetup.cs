@@ -5,13 +5,13 @@ namespace Imagebin.Storage;
 /// endpoint, bucket or credential stops the node at start-up with the reason instead of failing uploads later.
 /// Does nothing for other stores.
 /// </summary>
-public sealed class S3BucketSetup(IBlobStore store) : IHostedLifecycleService
+public sealed class S3BucketSetup(IServiceProvider services, Microsoft.Extensions.Options.IOptions<StorageOptions> options) : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        if (store is S3BlobStore s3)
+        if (options.Value.Provider == StorageProvider.S3)
         {
-            await s3.EnsureBucketAsync(cancellationToken);
+            await services.GetRequiredService<S3BlobStore>().EnsureBucketAsync(cancellationToken);
         }
     }
 

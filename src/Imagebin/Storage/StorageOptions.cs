@@ -64,9 +64,23 @@ public sealed class S3StorageOptions
 
     public long PartSizeBytes { get; set; } = 8L * 1024 * 1024;
 
+    /// <summary>
+    /// Bytes of blobs each node keeps on its own disk (least recently used go first), so popular images are served
+    /// from local files rather than proxied from the bucket; 0 turns the cache off. Default 1 GiB.
+    /// </summary>
+    public long LocalCacheBytes { get; set; } = 1L << 30;
+
+    /// <summary>Where the node-local cache lives; default <c>{Imagebin:DataDir}/cache/blobs</c>.</summary>
+    public string? LocalCachePath { get; set; }
+
     public IEnumerable<ValidationResult> Validate()
     {
         const string prefix = "Storage:S3:";
+        if (LocalCacheBytes < 0)
+        {
+            yield return new ValidationResult($"{prefix}LocalCacheBytes must be 0 (off) or more.", [nameof(LocalCacheBytes)]);
+        }
+
         if (string.IsNullOrWhiteSpace(Bucket))
         {
             yield return new ValidationResult($"{prefix}Bucket is required when Storage:Provider is S3.", [nameof(Bucket)]);

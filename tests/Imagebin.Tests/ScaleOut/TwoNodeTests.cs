@@ -36,6 +36,7 @@ public sealed class TwoNodeTests
         Assert.Equal(HttpStatusCode.OK, fromB.StatusCode);
         var bytesA = await fromA.Content.ReadAsByteArrayAsync();
         var bytesB = await fromB.Content.ReadAsByteArrayAsync();
+        Assert.Single(Directory.GetFiles(Path.Combine(cluster.A.DataDir, "cache"), "*", SearchOption.AllDirectories));
         Assert.Equal(bytesA, bytesB);
         Assert.Equal(item.GetProperty("size_bytes").GetInt64(), bytesB.Length);
         Assert.Equal(fromA.Headers.ETag, fromB.Headers.ETag);
@@ -57,6 +58,16 @@ public sealed class TwoNodeTests
         // The documented bound (docs/scale-out.md) is Media:CacheSeconds (3 s) if a signal is lost; with it, milliseconds.
         Assert.True(stale < TimeSpan.FromSeconds(1), $"A served a deleted item for {stale.TotalMilliseconds:F0} ms");
         Assert.Equal(HttpStatusCode.NotFound, (await cluster.Owner(cluster.A).GetAsync($"/api/v1/items/{id}")).StatusCode);
+
+        // A kept the upload in its node-local cache; the deletion on B removed that copy too (no lingering bytes).
+        var sha = fromA.Headers.ETag!.Tag.Trim('"');
+        var cached = () => Directory.GetFiles(Path.Combine(cluster.A.DataDir, "cache"), sha, SearchOption.AllDirectories);
+        for (var i = 0; i < 20 && cached().Length > 0; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Empty(cached());
     }
 
     [Fact]

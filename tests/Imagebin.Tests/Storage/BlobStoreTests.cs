@@ -204,7 +204,9 @@ public sealed class BlobStoreTests
         using var response = await app.Anonymous().GetAsync("/healthz");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var store = Assert.IsType<S3BlobStore>(app.Services.GetRequiredService<IBlobStore>());
+        // The bucket, behind the node-local cache.
+        var cache = Assert.IsType<LocalBlobCache>(app.Services.GetRequiredService<IBlobStore>());
+        var store = Assert.IsType<S3BlobStore>(cache.Remote);
         Assert.Equal(bucket, store.Bucket);
         Assert.True(await store.IsHealthyAsync(default));
     }
@@ -308,7 +310,7 @@ public sealed class BlobStoreTests
         return copy.ToArray();
     }
 
-    private static void RequireS3()
+    internal static void RequireS3()
     {
         if (TestServices.S3Url is null)
         {
@@ -341,7 +343,7 @@ public sealed class BlobStoreTests
     }
 
     /// <summary>A store of the backend's kind over a fresh directory or bucket, emptied again on dispose.</summary>
-    private sealed class TestStore : IAsyncDisposable
+    internal sealed class TestStore : IAsyncDisposable
     {
         private readonly string _dir = Directory.CreateTempSubdirectory("imagebin-blobs-").FullName;
 

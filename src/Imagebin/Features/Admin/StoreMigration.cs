@@ -14,9 +14,10 @@ namespace Imagebin.Features.Admin;
 /// </summary>
 public sealed class StoreMigration(
     IDbContextFactory<ImagebinDb> targetContexts,
-    IBlobStore target,
+    IBlobStore configuredStore,
     IOptions<DatabaseOptions> database,
     IOptions<StorageOptions> storage,
+    IServiceProvider services,
     ILogger<StoreMigration> logger)
 {
     private const int Batch = 1000;
@@ -41,12 +42,15 @@ public sealed class StoreMigration(
             throw new ArgumentException("This node is configured for the embedded store itself; configure the target (Database:Provider=Postgres, Storage:Provider=S3) first.");
         }
 
-        if (target is S3BlobStore bucket)
+        if (storage.Value.Provider == StorageProvider.S3)
         {
+            var bucket = services.GetRequiredService<S3BlobStore>();
             // Admin commands do not start the host, so the start-up bucket check has not run.
             await bucket.EnsureBucketAsync(cancellationToken);
         }
 
+        // Straight to the bucket: the node-local cache would only fill the admin machine's disk.
+        var target = storage.Value.Provider == StorageProvider.S3 ? services.GetRequiredService<S3BlobStore>() : configuredStore;
         var source = new FileSystemBlobStore(fromBlobs ?? Path.Combine(fromDataDir, "blobs"));
         var options = new DbContextOptionsBuilder<ImagebinDb>().UseSqlite($"Data Source={sourceFile};Mode=ReadOnly").Options;
         await using var from = new ImagebinDb(options);

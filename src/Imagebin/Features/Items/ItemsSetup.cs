@@ -1,3 +1,4 @@
+using Imagebin.Data;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
@@ -16,16 +17,21 @@ public static class ItemsSetup
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(provider => new S3BlobStore(provider.GetRequiredService<IOptions<StorageOptions>>().Value.S3));
         services.AddSingleton<IBlobStore>(provider =>
         {
             var storage = provider.GetRequiredService<IOptions<StorageOptions>>().Value;
-            if (storage.Provider == StorageProvider.S3)
+            var dataDir = provider.GetRequiredService<IOptions<ImagebinOptions>>().Value.DataDir;
+            if (storage.Provider != StorageProvider.S3)
             {
-                return new S3BlobStore(storage.S3);
+                return new FileSystemBlobStore(storage.Path ?? Path.Combine(dataDir, "blobs"));
             }
 
-            var dataDir = provider.GetRequiredService<IOptions<ImagebinOptions>>().Value.DataDir;
-            return new FileSystemBlobStore(storage.Path ?? Path.Combine(dataDir, "blobs"));
+            var bucket = provider.GetRequiredService<S3BlobStore>();
+            return storage.S3.LocalCacheBytes == 0
+                ? bucket
+                : new LocalBlobCache(bucket, storage.S3.LocalCachePath ?? Path.Combine(dataDir, "cache", "blobs"), storage.S3.LocalCacheBytes,
+                    provider.GetRequiredService<INodeSignals>(), provider.GetRequiredService<ILogger<LocalBlobCache>>());
         });
         services.AddHostedService<S3BucketSetup>();
         services.AddSingleton<ReadRedirects>();

@@ -4,8 +4,9 @@ using Microsoft.Extensions.Options;
 namespace Imagebin.Features.Media;
 
 /// <summary>
-/// <c>Storage:S3:RedirectReads</c>: a full direct GET of a blob that is not a local file is answered with a redirect to a
-/// short-lived presigned URL, so image bytes flow from the bucket instead of through this node.
+/// <c>Storage:S3:RedirectReads</c>: a full direct GET is answered with a redirect to a short-lived presigned URL, so image
+/// bytes flow from the bucket instead of through this node, even when the node holds a copy in its local cache (an
+/// operator who turns this on wants the nodes' bandwidth kept for the API).
 /// </summary>
 public sealed class ReadRedirects(IBlobStore store, IOptions<StorageOptions> options)
 {
@@ -15,7 +16,7 @@ public sealed class ReadRedirects(IBlobStore store, IOptions<StorageOptions> opt
     /// <summary>Where to send the client for <paramref name="entry"/>'s bytes, or null to serve them here.</summary>
     public async ValueTask<Uri?> FindAsync(MediaEntry entry, CancellationToken cancellationToken)
     {
-        if (!_enabled || entry.LocalPath is not null)
+        if (!_enabled)
         {
             return null;
         }
