@@ -22,12 +22,22 @@ public sealed class SqliteCheckpointer(IDbContextFactory<ImagebinDb> contexts, I
         catch (OperationCanceledException)
         {
         }
+        catch (ObjectDisposedException)
+        {
+            // The host was disposed without being stopped (a start-up that failed): nothing is left to checkpoint.
+        }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await CheckpointAsync(truncate: true, CancellationToken.None);
+        try
+        {
+            await CheckpointAsync(truncate: true, CancellationToken.None);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>WAL frames (4 KiB pages) past which the log is restarted even if that makes writers wait a moment.</summary>
@@ -58,7 +68,7 @@ public sealed class SqliteCheckpointer(IDbContextFactory<ImagebinDb> contexts, I
                 await RunAsync(connection, "RESTART", cancellationToken);
             }
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (exception is not (OperationCanceledException or ObjectDisposedException))
         {
             logger.LogWarning(exception, "SQLite checkpoint failed; it is retried in a second");
         }
