@@ -304,6 +304,9 @@ DIRTY=$(git -C "$REPO" status --porcelain -- src 2>/dev/null | wc -l)
 FS=$(df -T "$DATA" | awk 'NR==2 {print $2}')
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 
+# bench/scaleout.sh keeps its own section (between its markers) in the same file: carry it over
+SCALEOUT_SECTION=""
+[[ -f $OUT ]] && SCALEOUT_SECTION=$(sed -n '/^<!-- scaleout:begin -->$/,/^<!-- scaleout:end -->$/p' "$OUT")
 cat >"$OUT" <<EOF
 # Benchmarks
 
@@ -384,5 +387,6 @@ if [[ -n $GET_PROBLEMS ]]; then
   printf '\n**Non-2xx responses or socket errors in GET runs:**\n\n%s' "$GET_PROBLEMS" >>"$OUT"
   log "WARNING: GET runs had non-2xx responses or socket errors:"; printf '%s' "$GET_PROBLEMS" >&2
 fi
+[[ -n $SCALEOUT_SECTION ]] && printf '\n%s\n' "$SCALEOUT_SECTION" >>"$OUT"
 log "wrote $OUT"
 cat "$OUT"
