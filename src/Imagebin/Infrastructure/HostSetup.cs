@@ -27,7 +27,9 @@ public static class HostSetup
         });
 
         var serving = configuration.GetSection(ServingOptions.Section).Get<ServingOptions>() ?? new ServingOptions();
-        if (serving.InlineIo)
+        var embedded = (configuration["Database:Provider"] ?? "Sqlite").Equals("Sqlite", StringComparison.OrdinalIgnoreCase)
+            && (configuration["Storage:Provider"] ?? "FileSystem").Equals("FileSystem", StringComparison.OrdinalIgnoreCase);
+        if (serving.InlineIo ?? embedded)
         {
             // The runtime reads these once, when the first socket is created, which is after this point.
             SetIfUnset("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");

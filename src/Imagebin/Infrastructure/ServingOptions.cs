@@ -14,7 +14,11 @@ public sealed class ServingOptions
 {
     public const string Section = "Serving";
 
-    public bool InlineIo { get; set; } = true;
+    /// <summary>
+    /// Default: on for the embedded store (SQLite + files), off on PostgreSQL or S3, whose network clients can hold an
+    /// I/O thread; with it on, a scale-out node stalled under the bench/scaleout.sh load.
+    /// </summary>
+    public bool? InlineIo { get; set; }
 
     /// <summary>
     /// Socket engine threads when <see cref="InlineIo"/> is on; default one per core. Measured on 2 cores with wrk
