@@ -300,7 +300,10 @@ public static class ItemsApi
                 return new ApiError(ErrorCodes.InvalidRequest, "'cursor' is not a cursor this server issued.");
             }
 
-            query = query.Where(i => i.CreatedAt < after.CreatedAt || (i.CreatedAt == after.CreatedAt && string.Compare(i.Id, after.Id) < 0));
+            // The first bound is implied by the second; it is there so both databases seek the (owner_id, created_at, id)
+            // index to the cursor instead of filtering every newer row (a deep page of 1M items took ~0.9 s without it).
+            query = query.Where(i => i.CreatedAt <= after.CreatedAt
+                && (i.CreatedAt < after.CreatedAt || (i.CreatedAt == after.CreatedAt && string.Compare(i.Id, after.Id) < 0)));
         }
 
         var page = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(pageSize + 1).ToListAsync(cancellationToken);
