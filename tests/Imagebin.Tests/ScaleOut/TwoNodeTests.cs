@@ -160,7 +160,9 @@ public sealed class TwoNodeTests
         }
 
         Assert.Equal(JobState.Succeeded, job2.State);
-        Assert.Equal(2, job2.Attempts);
+        // At least the killed attempt and B's; on a loaded machine a 30 MP scan can outlast B's own 3 s lease and be
+        // claimed once more by B's other worker slot, which is the lease doing its job (handlers are idempotent).
+        Assert.True(job2.Attempts >= 2, $"attempts: {job2.Attempts}");
         Assert.Equal(b.Pid, NodeOf(job2.LeaseOwner!));
     }
 
