@@ -3,7 +3,7 @@
 # machine; then the account list with ITEMS items seeded in each store. Writes its section of bench/BENCHMARKS.md
 # (between <!-- scaleout:begin --> and <!-- scaleout:end -->, replaced when present, appended otherwise).
 #
-#   bench/scaleout.sh            # ~15 minutes on 2 cores with the defaults
+#   bench/scaleout.sh            # ~11-15 minutes on 2 cores with the defaults
 #
 # Knobs (environment): ROUNDS (2), DURATION (10s, every measured wrk run), WARMUP (2s), ITEMS (1000000),
 # SKIP_LIST=1 (no list part), SKIP_SQLITE_LIST=1 (list on PostgreSQL only), SKIP_BUILD=1, IMAGEBIN_DLL, OUT
@@ -11,7 +11,7 @@
 # SCALEOUT_ENV ("Serving__InlineIo=false": extra VAR=value settings of every scale-out node; see below),
 # WAIT_FOR_TESTS=0 (measure even while a test run, Imagebin.Tests, is active: only for debugging the script), KEEP_WORK=1.
 # Everything runs on 127.0.0.1; PostgreSQL and RGW are throwaway instances from tests/services.sh.
-set -euo pipefail
+set -eEuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
@@ -24,7 +24,8 @@ DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 # With the default Serving:InlineIo=true, application continuations run on the socket engine threads; the AWS SDK
 # unmarshals S3 XML responses with synchronous reads, which then wait for the very thread they block, and the scale-out
 # node hangs (seen here on ListObjectsV2 at start-up: /healthz, PostgreSQL connects and uploads all time out).
-# So scale-out nodes run with inline I/O off unless SCALEOUT_ENV says otherwise.
+# So scale-out nodes run with inline I/O off unless SCALEOUT_ENV says otherwise (since commit 49dbbe5 that is also the
+# node's own default when it uses PostgreSQL or S3; the setting stays explicit so older builds are measured the same way).
 SCALEOUT_ENV=${SCALEOUT_ENV-Serving__InlineIo=false}
 DLL=${IMAGEBIN_DLL:-"$REPO/src/Imagebin/bin/Release/net10.0/linux-x64/Imagebin.dll"}
 T_START=$(date +%s)
@@ -75,7 +76,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'log "interrupted by a signal"; exit 130' INT TERM HUP
+trap 'log "ERROR: a command failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 free_port() {
   local p
@@ -145,6 +147,10 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     || { tail -30 "$WORK/build.log" >&2; die "build failed"; }
 fi
 [[ -f $DLL ]] || die "$DLL not found"
+# what was built: other people may commit while the bench runs
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$REPO" status --porcelain -- src 2>/dev/null | wc -l)
+BUILT_AT=$(date -u -r "$DLL" '+%H:%M UTC')
 
 # ---------------------------------------------------------------- PostgreSQL + RGW
 log "starting PostgreSQL and Ceph RGW (tests/services.sh)"
@@ -487,8 +493,6 @@ GET_SUMMARY=$(for v in embedded embedded-noinline scaleout scaleout-nocache "RGW
 done)
 read -r EU_RPS EU_P50 EU_P99 EU_R <<<"${UP_BEST[embedded]}"
 read -r SU_RPS SU_P50 SU_P99 SU_R <<<"${UP_BEST[scaleout]}"
-COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$REPO" status --porcelain -- src 2>/dev/null | wc -l)
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 ELAPSED=$(( $(date +%s) - T_START ))
 
@@ -500,14 +504,14 @@ cat >"$SECTION" <<EOF
 Written by \`bench/scaleout.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') in $((ELAPSED / 60)) min $((ELAPSED % 60)) s; see [README.md](README.md).
 
 - Machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}, Linux $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM
-- Imagebin: commit $COMMIT$( ((DIRTY)) && echo " plus $DIRTY uncommitted file(s) under src/"), Release build, \`Logging__LogLevel__Default=Warning\`, otherwise defaults.
+- Imagebin: commit $COMMIT$( ((DIRTY)) && echo " plus $DIRTY uncommitted file(s) under src/") when the run started (dll built $BUILT_AT), Release build, \`Logging__LogLevel__Default=Warning\`, otherwise defaults.
   **embedded**: SQLite + blob files in a temp \`Imagebin__DataDir\`. **scale-out**: \`Database__Provider=Postgres\`
   (a fresh database), \`Storage__Provider=S3\` (a fresh bucket, \`ForcePathStyle=true\`, \`RedirectReads\` off, so a direct
   GET of a blob in the node's local cache (\`Storage:S3:LocalCacheBytes\`, default 1 GiB) is read from that cache, and
   with the cache off it streams the object from RGW through the node), as in [docs/scale-out.md](../docs/scale-out.md).
   Scale-out nodes run with \`${SCALEOUT_ENV:-(nothing extra)}\`: with the default \`Serving:InlineIo=true\` a scale-out
   node hung in these runs (the AWS SDK reads S3 XML responses synchronously on a socket engine thread, which waits
-  for itself; /healthz, PostgreSQL connects and uploads then time out).
+  for itself; /healthz, PostgreSQL connects and uploads then time out; since 49dbbe5 such nodes default to it off).
 - Services (\`tests/services.sh\`, all on this machine): PostgreSQL $PG_VERSION (\`fsync=off\`, \`synchronous_commit=off\`),
   Ceph RGW $RGW_VERSION with one RAM-backed OSD (memstore), no replication. Both compete with the node and wrk for the 2 cores.
 - Image: 768×512 JPEG made by \`vips\` (as \`bench/run.sh\`), $IMG_SIZE bytes uploaded, $STORED_SIZE stored and served.
