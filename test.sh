@@ -4,8 +4,8 @@
 #
 # The .NET SDK (pinned by global.json) is the one prerequisite; SQLite and libvips come as NuGet packages. The services
 # the scale-out suites need, PostgreSQL 15 and a single-node Ceph RGW (S3), are installed with apt-get when missing and
-# started by tests/services.sh on free loopback ports in a temp directory, and stopped again on exit. Under this script
-# the scale-out rows must run: IMAGEBIN_TEST_REQUIRE_BACKENDS=1 turns a missing service into a failure, not a skip.
+# started by tests/services.sh on free loopback ports in a temp directory, and stopped again on exit. Nothing is skipped:
+# a scale-out test without its services fails.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,7 +27,6 @@ trap cleanup EXIT
 tests/services.sh start "$services"
 # shellcheck disable=SC1091
 . "$services/env"
-export IMAGEBIN_TEST_REQUIRE_BACKENDS=1
 
 dotnet restore Imagebin.slnx
 dotnet build Imagebin.slnx --no-restore -c Release

@@ -16,10 +16,7 @@ public sealed class MigrateStoreTests
     [Fact]
     public async Task PopulatedEmbeddedStore_MovesToPostgresAndS3_Intact_AndASecondRunChangesNothing()
     {
-        if (TestServices.MissingReason() is { } reason && !TestServices.Required)
-        {
-            Assert.Skip(reason);
-        }
+        TestServices.Require();
 
         // An embedded install with two owners, a private item, a download limit and two items sharing one blob.
         using var embedded = new SharedStore(Backend.Embedded);

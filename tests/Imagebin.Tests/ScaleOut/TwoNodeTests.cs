@@ -211,15 +211,7 @@ public sealed class TwoNodeTests
 
         public static async Task<Cluster> StartAsync()
         {
-            if (TestServices.MissingReason() is { } reason)
-            {
-                if (TestServices.Required)
-                {
-                    throw new InvalidOperationException(reason);
-                }
-
-                Assert.Skip(reason);
-            }
+            TestServices.Require();
 
             var connectionString = TestServices.CreateDatabase();
             var settings = TestServices.ScaleOutSettings(connectionString, $"ib-{Guid.NewGuid():N}"[..24]);

@@ -17,21 +17,14 @@ public enum Backend
 
 /// <summary>
 /// One row per backend, like bitwarden's <c>DatabaseData</c>: <c>[Theory, Backends] Task X(Backend backend)</c>.
-/// The scale-out row is skipped when its services are not configured, unless <c>IMAGEBIN_TEST_REQUIRE_BACKENDS=1</c>
-/// (set by <c>./test.sh</c>), where a missing service fails the test instead.
+/// The scale-out row is never skipped: without its services (<c>./test.sh</c> starts them) it fails and says so.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class BackendsAttribute : DataAttribute
 {
     public override ValueTask<IReadOnlyCollection<ITheoryDataRow>> GetData(MethodInfo testMethod, DisposalTracker disposalTracker)
     {
-        var scaleOut = new TheoryDataRow<Backend>(Backend.ScaleOut);
-        if (TestServices.MissingReason() is { } reason && !TestServices.Required)
-        {
-            scaleOut.Skip = reason;
-        }
-
-        IReadOnlyCollection<ITheoryDataRow> rows = [new TheoryDataRow<Backend>(Backend.Embedded), scaleOut];
+        IReadOnlyCollection<ITheoryDataRow> rows = [new TheoryDataRow<Backend>(Backend.Embedded), new TheoryDataRow<Backend>(Backend.ScaleOut)];
         return ValueTask.FromResult(rows);
     }
 
@@ -50,12 +43,20 @@ public static class TestServices
 
     public static string S3SecretKey => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_S3_SECRET_KEY") ?? "imagebin-secret";
 
-    public static bool Required => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_REQUIRE_BACKENDS") == "1";
-
     public static string? MissingReason() =>
         Postgres is null || S3Url is null
-            ? "PostgreSQL and S3 are not configured (IMAGEBIN_TEST_POSTGRES, IMAGEBIN_TEST_S3_URL); ./test.sh starts them."
+            ? "PostgreSQL and S3 are not configured (IMAGEBIN_TEST_POSTGRES, IMAGEBIN_TEST_S3_URL): run ./test.sh, or " +
+              "tests/services.sh start DIR and . DIR/env before dotnet test."
             : null;
+
+    /// <summary>Fails the test when the services are missing: a scale-out test never passes by not running.</summary>
+    public static void Require()
+    {
+        if (MissingReason() is { } reason)
+        {
+            throw new InvalidOperationException(reason);
+        }
+    }
 
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public static string CreateDatabase()
