@@ -101,8 +101,10 @@ public static class Pdq
 
     /// <summary>
     /// Hashes the first frame of the file. Large JPEGs are decoded with shrink-on-load (libjpeg's DCT scaling) down to no less
-    /// than 512 pixels on the shorter side; the tent filter averages far larger areas than that, so the hash moves by only a
-    /// few bits while decoding gets several times cheaper.
+    /// than 512 pixels on the shorter side, which makes a 12 MP decode about five times cheaper. Measured against full
+    /// resolution the hash moved 0–6 bits on upscaled reference photos and 10 bits on a noisy synthetic 12 MP picture: well
+    /// inside <see cref="MatchDistance"/>, but not bit-exact, so hashes meant for exchange with other parties should come
+    /// from <see cref="Compute(Image)"/> on the full image.
     /// </summary>
     public static PdqResult ComputeFile(string path)
     {
