@@ -237,11 +237,16 @@ clamd_pong() {
   [ "$reply" = PONG ]
 }
 
-current_log="$clam_dir/clamd.log"
+# libclamav's own errors (e.g. a database it cannot load) reach only clamd's stdout; LogFile has the rest.
+current_log="$state/clamd.out"
 clam_started=$(date +%s%N)
 spawn clamd clamd -c "$clam_dir/clamd.conf"
-wait_for 30 "clamd" clamd_pong
-alive clamd || fail "clamd exited"
+clam_deadline=$((SECONDS + 30))
+until clamd_pong 2>/dev/null; do
+  alive clamd || fail "clamd exited (its log: $clam_dir/clamd.log)"
+  [ $SECONDS -lt $clam_deadline ] || fail "clamd not ready after 30s (its log: $clam_dir/clamd.log)"
+  sleep 0.05
+done
 [ -S "$clam_socket" ] || fail "clamd has no unix socket at $clam_socket"
 clam_ms=$((($(date +%s%N) - clam_started) / 1000000))
 say "ClamAV clamd on tcp://127.0.0.1:$clam_port and unix://$clam_socket (ready in ${clam_ms} ms)"
