@@ -224,7 +224,6 @@ LogFile $clam_dir/clamd.log
 LogTime yes
 LogVerbose no
 StreamMaxLength $CLAMD_STREAM_MAX
-MaxThreads 4
 SelfCheck 0
 EOF
 
