@@ -3,9 +3,9 @@
 # "N passed, N failed" that CI reads. Exits non-zero when anything fails or no test ran.
 #
 # The .NET SDK (pinned by global.json) is the one prerequisite; SQLite and libvips come as NuGet packages. The services
-# the scale-out suites need, PostgreSQL 15 and a single-node Ceph RGW (S3), are installed with apt-get when missing and
-# started by tests/services.sh on free loopback ports in a temp directory, and stopped again on exit. Nothing is skipped:
-# a scale-out test without its services fails.
+# the scale-out and moderation suites need, PostgreSQL 15, a single-node Ceph RGW (S3) and ClamAV's clamd (with the test
+# signatures of tests/clamav/), are installed with apt-get when missing and started by tests/services.sh on free loopback
+# ports in a temp directory, and stopped again on exit. Nothing is skipped: a test without its services fails.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 and single-node Ceph RADOS Gateway (S3) on free loopback ports, for the tests and benchmarks.
+# Throwaway PostgreSQL 15, single-node Ceph RADOS Gateway (S3) and ClamAV clamd on free loopback ports, for the tests and
+# benchmarks.
 #
-#   tests/services.sh start STATE_DIR   install what is missing, start both, wait until they answer, write STATE_DIR/env
+#   tests/services.sh start STATE_DIR   install what is missing, start all three, wait until they answer, write STATE_DIR/env
 #   tests/services.sh stop  STATE_DIR   stop what start started (by its PID files); safe to run twice
 #
 # STATE_DIR/env holds export lines (IMAGEBIN_TEST_POSTGRES, IMAGEBIN_TEST_S3_URL, IMAGEBIN_TEST_S3_ACCESS_KEY,
-# IMAGEBIN_TEST_S3_SECRET_KEY): `. STATE_DIR/env`. Everything, data and logs, lives under STATE_DIR; nothing else on the
-# machine is touched except installing packages. Both services trade durability for speed (fsync off, a RAM-backed OSD).
+# IMAGEBIN_TEST_S3_SECRET_KEY, IMAGEBIN_TEST_CLAMD (tcp://), IMAGEBIN_TEST_CLAMD_SOCKET (unix://)): `. STATE_DIR/env`.
+# Everything, data and logs, lives under STATE_DIR; nothing else on the machine is touched except installing packages.
+# PostgreSQL and Ceph trade durability for speed (fsync off, a RAM-backed OSD); clamd knows only the test signatures of
+# tests/clamav/ (freshclam is never run).
 set -euo pipefail
 
 PG_BIN=/usr/lib/postgresql/15/bin
+CLAMAV_SIGNATURES=$(cd "$(dirname "${BASH_SOURCE[0]}")/clamav" && pwd)
+# Above Imagebin's 25 MiB upload limit (Limits:MaxUploadBytes), so any accepted upload can be scanned.
+CLAMD_STREAM_MAX=30M
 S3_ACCESS_KEY=imagebin
 S3_SECRET_KEY=imagebin-secret
 S3_USER=imagebin
@@ -51,6 +57,7 @@ stop_pid_file() {
 stop_all() {
   # The gateway first (it holds client sessions to the cluster), then the OSD, whose memstore would otherwise spend
   # time saving RAM to disk on a clean shutdown that nobody will read, then the monitor.
+  stop_pid_file "$state/clamd.pid" clamd TERM 10
   stop_pid_file "$state/radosgw.pid" radosgw TERM 3
   stop_pid_file "$state/ceph-osd.pid" ceph-osd KILL 5
   stop_pid_file "$state/ceph-mon.pid" ceph-mon TERM 10
@@ -97,7 +104,7 @@ fail() {
 
 # Leftovers of an earlier start in the same directory are stopped and wiped: every start is a fresh cluster.
 stop_all
-rm -rf "$state/postgres" "$state/ceph" "$state/env"
+rm -rf "$state/postgres" "$state/ceph" "$state/clamav" "$state/env"
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
@@ -111,8 +118,9 @@ ensure_packages() {
   current_log="$state/apt.log"
   say "installing ${missing[*]} (log: $current_log)"
   export DEBIAN_FRONTEND=noninteractive
-  # Packages must not start their own system-wide services (a PostgreSQL on 5432, a Ceph cluster): only the throwaway
-  # ones below run. policy-rc.d is Debian's switch for that; it is only added when nobody set one.
+  # Packages must not start their own system-wide services (a PostgreSQL on 5432, a Ceph cluster, clamd and a freshclam
+  # that would try to download signatures): only the throwaway ones below run. policy-rc.d is Debian's switch for that;
+  # it is only added when nobody set one.
   local policy=/usr/sbin/policy-rc.d added_policy=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
@@ -128,7 +136,7 @@ ensure_packages() {
   [ "$ok" -eq 1 ] || fail "could not install ${missing[*]}"
 }
 
-ensure_packages postgresql curl ceph-mon ceph-osd radosgw
+ensure_packages postgresql curl ceph-mon ceph-osd radosgw clamav clamav-daemon
 
 # Ports below Linux's ephemeral range (32768+), so an outgoing connection cannot take one between the check and the bind.
 taken_ports=" "
@@ -190,6 +198,57 @@ runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pg_dir/data" -l "$current_log" -w -
 head -1 "$pg_dir/data/postmaster.pid" >"$state/postgres.pid"
 wait_for 30 PostgreSQL "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port"
 say "PostgreSQL on 127.0.0.1:$pg_port"
+
+# -------------------------------------------------------------------------------------------------------------- ClamAV
+
+# clamd in the foreground of its own session (so spawn's PID is clamd's), as root, with a copy of the test signatures: it
+# refuses to start on an empty database, and nothing is downloaded. The unix socket sits beside the TCP one so that both
+# kinds of endpoint can be tested.
+clam_dir="$state/clamav"
+mkdir -p "$clam_dir/db" "$clam_dir/tmp"
+cp "$CLAMAV_SIGNATURES"/*.hdb "$CLAMAV_SIGNATURES"/*.ndb "$clam_dir/db/"
+clam_socket="$clam_dir/clamd.sock"
+# sun_path holds 107 bytes and a NUL.
+[ ${#clam_socket} -lt 108 ] || fail "the clamd socket path $clam_socket is too long for a unix socket: use a shorter STATE_DIR"
+free_port
+clam_port=$REPLY
+cat >"$clam_dir/clamd.conf" <<EOF
+Foreground yes
+TCPAddr 127.0.0.1
+TCPSocket $clam_port
+LocalSocket $clam_socket
+LocalSocketMode 666
+DatabaseDirectory $clam_dir/db
+TemporaryDirectory $clam_dir/tmp
+LogFile $clam_dir/clamd.log
+LogTime yes
+LogVerbose no
+StreamMaxLength $CLAMD_STREAM_MAX
+SelfCheck 0
+EOF
+
+clamd_pong() {
+  local reply
+  exec 3<>"/dev/tcp/127.0.0.1/$clam_port" || return 1
+  printf 'zPING\0' >&3
+  IFS= read -r -t 5 -d '' reply <&3 || { exec 3>&-; return 1; }
+  exec 3>&-
+  [ "$reply" = PONG ]
+}
+
+# libclamav's own errors (e.g. a database it cannot load) reach only clamd's stdout; LogFile has the rest.
+current_log="$state/clamd.out"
+clam_started=$(date +%s%N)
+spawn clamd clamd -c "$clam_dir/clamd.conf"
+clam_deadline=$((SECONDS + 30))
+until clamd_pong 2>/dev/null; do
+  alive clamd || fail "clamd exited (its log: $clam_dir/clamd.log)"
+  [ $SECONDS -lt $clam_deadline ] || fail "clamd not ready after 30s (its log: $clam_dir/clamd.log)"
+  sleep 0.05
+done
+[ -S "$clam_socket" ] || fail "clamd has no unix socket at $clam_socket"
+clam_ms=$((($(date +%s%N) - clam_started) / 1000000))
+say "ClamAV clamd on tcp://127.0.0.1:$clam_port and unix://$clam_socket (ready in ${clam_ms} ms)"
 
 # ------------------------------------------------------------------------------------------------------------ Ceph RGW
 
@@ -289,6 +348,8 @@ export IMAGEBIN_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Da
 export IMAGEBIN_TEST_S3_URL="http://127.0.0.1:$rgw_port"
 export IMAGEBIN_TEST_S3_ACCESS_KEY="$S3_ACCESS_KEY"
 export IMAGEBIN_TEST_S3_SECRET_KEY="$S3_SECRET_KEY"
+export IMAGEBIN_TEST_CLAMD="tcp://127.0.0.1:$clam_port"
+export IMAGEBIN_TEST_CLAMD_SOCKET="unix://$clam_socket"
 export IMAGEBIN_TEST_SERVICES_DIR="$state"
 EOF
 started=1

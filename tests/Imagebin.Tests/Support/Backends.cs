@@ -58,6 +58,29 @@ public static class TestServices
         }
     }
 
+    /// <summary>clamd on TCP, <c>tcp://127.0.0.1:PORT</c>, knowing only the test signatures of <c>tests/clamav/</c>.</summary>
+    public static string? ClamAv => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_CLAMD");
+
+    /// <summary>The same clamd on its unix socket, <c>unix:///…/clamd.sock</c>.</summary>
+    public static string? ClamAvSocket => Environment.GetEnvironmentVariable("IMAGEBIN_TEST_CLAMD_SOCKET");
+
+    public static string? ClamAvMissingReason() =>
+        ClamAv is null || ClamAvSocket is null
+            ? "clamd is not configured (IMAGEBIN_TEST_CLAMD, IMAGEBIN_TEST_CLAMD_SOCKET): run ./test.sh, or " +
+              "tests/services.sh start DIR and . DIR/env before dotnet test."
+            : null;
+
+    /// <summary>The clamd endpoint on TCP or the unix socket; fails the test when clamd is missing, never skips it.</summary>
+    public static string RequireClamAv(bool unixSocket = false)
+    {
+        if (ClamAvMissingReason() is { } reason)
+        {
+            throw new InvalidOperationException(reason);
+        }
+
+        return unixSocket ? ClamAvSocket! : ClamAv!;
+    }
+
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public static string CreateDatabase()
     {
