@@ -103,7 +103,8 @@ public sealed class NsfwClassifier : IDisposable
         var results = new List<NsfwScores>();
         foreach (var page in SampleFrames(pages, maxFrames))
         {
-            using var frame = Image.NewFromFile(path, failOn: Enums.FailOn.Error,
+            // Sequential: the resize reads rows top to bottom, so the frame streams through in bounded memory.
+            using var frame = Image.NewFromFile(path, access: Enums.Access.Sequential, failOn: Enums.FailOn.Error,
                 kwargs: pages > 1 ? new VOption { { "page", page }, { "n", 1 } } : null);
             results.Add(Classify(frame));
         }
