@@ -157,6 +157,9 @@ public sealed class NsfwClassifierTests : IClassFixture<NsfwClassifierTests.Shar
             using var lastFrame = Image.NewFromFile(path, kwargs: new VOption { { "page", 5 } });
             Assert.Equal(frameSize, lastFrame.Height);
             Assert.Equal(classifier.Classify(lastFrame), all[5]);
+            using var everyPage = Image.NewFromFile(path, kwargs: new VOption { { "n", -1 } });
+            Assert.Equal(frameSize * 6, everyPage.Height);
+            Assert.Equal(all[0], classifier.Classify(everyPage));
         }
         finally
         {
@@ -177,6 +180,19 @@ public sealed class NsfwClassifierTests : IClassFixture<NsfwClassifierTests.Shar
             using var inverse = checker.Linear([-1.0], [255.0]);
             using var rgb = checker.Bandjoin(half, inverse);
             return rgb.Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
+        }
+    }
+
+    [Fact]
+    public void ClassifyTensor_ConcurrentCalls_GiveTheSameScores()
+    {
+        var inputs = Enumerable.Range(1, 4).Select(seed => NsfwReferenceInputs.Tensor($"noise-seed-{(seed % 3) + 1}")).ToArray();
+        var alone = inputs.Select(i => classifier.ClassifyTensor(i)).ToArray();
+        var together = new NsfwScores[32];
+        Parallel.For(0, together.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => together[i] = classifier.ClassifyTensor(inputs[i % inputs.Length]));
+        for (var i = 0; i < together.Length; i++)
+        {
+            Assert.Equal(alone[i % inputs.Length], together[i]);
         }
     }
 

@@ -71,7 +71,7 @@ public sealed class NsfwClassifier : IDisposable
     /// Classifies an image the way nsfwjs classifies the pixels it is given: RGB / 255, then the whole image resized to
     /// 224 × 224 (aspect ratio not kept) by bilinear interpolation with aligned corners. Any band format or colour space
     /// is first converted to 8-bit sRGB; alpha is flattened onto black; the EXIF orientation is applied. Only the first
-    /// page of a multi-page image is used (see <see cref="ClassifyFrames"/>).
+    /// frame of an animated image is used, even when it was opened with all its pages (see <see cref="ClassifyFrames"/>).
     /// </summary>
     public NsfwScores Classify(Image image)
     {
@@ -138,7 +138,9 @@ public sealed class NsfwClassifier : IDisposable
     {
         using var rgb = ToSrgb8(image);
         var width = rgb.Width;
-        var height = rgb.Height;
+        // An animated image opened with all its pages is a strip of frames: the first one is the image.
+        var pageHeight = image.Contains("page-height") ? (int)image.Get("page-height") : 0;
+        var height = pageHeight > 0 && pageHeight < rgb.Height ? pageHeight : rgb.Height;
         var orientation = image.Contains("orientation") ? (int)image.Get("orientation") : 1;
 
         Span<int> left = stackalloc int[InputSize];
