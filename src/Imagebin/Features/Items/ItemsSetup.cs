@@ -41,6 +41,8 @@ public static class ItemsSetup
         services.AddSingleton<DownloadCounter>();
         services.AddHostedService(provider => provider.GetRequiredService<DownloadCounter>());
         services.AddSingleton<IJobHandler, ScanJob>();
+        // Loads (and checks) its model on first use, so roles that never classify never pay for it.
+        services.AddSingleton<NsfwClassifier>();
 
         var roles = new ImagebinOptions { Roles = builder.Configuration[$"{ImagebinOptions.Section}:Roles"] ?? new ImagebinOptions().Roles };
         if (roles.HasRole("worker"))
