@@ -64,6 +64,25 @@ public sealed class Item
     public string? AiCaption { get; set; }
     public string AiTags { get; set; } = "";
     public bool AiOptOut { get; set; }
+    /// <summary>The PDQ perceptual hash of the stored pixels (64 hex digits), once the scan computed it.</summary>
+    public string? PdqHash { get; set; }
+    public int? PdqQuality { get; set; }
+    /// <summary>What each scan stage decided, as JSON (<c>Features.Moderation.ScanEvidence</c>).</summary>
+    public string? ScanEvidence { get; set; }
+    /// <summary>Place in the review queue: <see cref="ReviewRanks"/>, or null when nothing waits for a moderator.</summary>
+    public int? ReviewRank { get; set; }
+    public long? ReviewSince { get; set; }
+    /// <summary>Distinct abuse reports not yet resolved by a review.</summary>
+    public int OpenReports { get; set; }
+}
+
+public static class ReviewRanks
+{
+    /// <summary>Held or failed: not served to the public until a moderator decides.</summary>
+    public const int Held = 0;
+
+    /// <summary>Reported, still served: a moderator should look.</summary>
+    public const int Reported = 1;
 }
 
 public static class ScanState
@@ -133,4 +152,83 @@ public static class JobState
     public const string Running = "running";
     public const string Succeeded = "succeeded";
     public const string Failed = "failed";
+}
+
+/// <summary>A known-bad hash: an exact SHA-256 of the bytes or a PDQ perceptual hash of the pixels.</summary>
+public sealed class HashListEntry
+{
+    public long Id { get; set; }
+    /// <summary><see cref="HashKinds"/>.</summary>
+    public required string Kind { get; set; }
+    /// <summary>64 lower-case hex digits.</summary>
+    public required string Hash { get; set; }
+    /// <summary><see cref="HashActions"/>.</summary>
+    public required string Action { get; set; }
+    public required string Reason { get; set; }
+    /// <summary>Where the entry came from: <c>import</c>, or <c>removal:{item id}</c>.</summary>
+    public required string Source { get; set; }
+    public string? CreatedBy { get; set; }
+    public long CreatedAt { get; set; }
+}
+
+public static class HashKinds
+{
+    public const string Sha256 = "sha256";
+    public const string Pdq = "pdq";
+}
+
+public static class HashActions
+{
+    /// <summary>A match is blocked (<c>blocked</c>/<c>prohibited</c>) and never served.</summary>
+    public const string Block = "block";
+
+    /// <summary>A match waits for a moderator (<c>held</c>).</summary>
+    public const string Hold = "hold";
+}
+
+/// <summary>An abuse report. A reporter (an account, or a browser's challenge identity) reports an item once.</summary>
+public sealed class Report
+{
+    public required string Id { get; set; }
+    public required string ItemId { get; set; }
+    /// <summary>Who reported, for counting distinct reporters: <c>account:{id}</c>.</summary>
+    public required string Reporter { get; set; }
+    public string? ReporterAccountId { get; set; }
+    public required string Category { get; set; }
+    public string? Details { get; set; }
+    public long CreatedAt { get; set; }
+    public long? ResolvedAt { get; set; }
+    /// <summary>The review decision that resolved it (<c>approve</c> or <c>remove</c>).</summary>
+    public string? Resolution { get; set; }
+}
+
+/// <summary>What is kept when a moderator removes an item, whatever its owner does afterwards.</summary>
+public sealed class RemovalRecord
+{
+    public required string ItemId { get; set; }
+    public string? OwnerId { get; set; }
+    public long RemovedAt { get; set; }
+    public string? RemovedBy { get; set; }
+    public required string Reason { get; set; }
+    public string? Category { get; set; }
+    public required string BlobSha256 { get; set; }
+    public string? PdqHash { get; set; }
+    /// <summary>The item's metadata at removal, as JSON.</summary>
+    public required string ItemSnapshot { get; set; }
+    /// <summary>The reports on the item at removal, as JSON.</summary>
+    public required string Reports { get; set; }
+    /// <summary>The quarantined copy of the bytes, for categories whose evidence must be kept.</summary>
+    public string? QuarantineKey { get; set; }
+}
+
+/// <summary>One entry of the audit trail: who did what to which item, when.</summary>
+public sealed class AuditEvent
+{
+    public long Id { get; set; }
+    public long At { get; set; }
+    public string? ActorId { get; set; }
+    public required string Action { get; set; }
+    public string? ItemId { get; set; }
+    /// <summary>JSON.</summary>
+    public string? Detail { get; set; }
 }

@@ -11,6 +11,10 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
     public DbSet<Item> Items => Set<Item>();
     public DbSet<Blob> Blobs => Set<Blob>();
     public DbSet<Job> Jobs => Set<Job>();
+    public DbSet<HashListEntry> HashListEntries => Set<HashListEntry>();
+    public DbSet<Report> Reports => Set<Report>();
+    public DbSet<RemovalRecord> RemovalRecords => Set<RemovalRecord>();
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -33,7 +37,12 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
             e.HasIndex(i => new { i.OwnerId, i.CreatedAt, i.Id });
             e.HasIndex(i => i.BlobSha256);
             e.HasIndex(i => i.ExpiresAt);
+            e.HasIndex(i => new { i.ReviewRank, i.ReviewSince, i.Id });
         });
+        model.Entity<HashListEntry>(e => e.HasIndex(h => new { h.Kind, h.Hash }).IsUnique());
+        model.Entity<Report>(e => e.HasIndex(r => new { r.ItemId, r.Reporter }).IsUnique());
+        model.Entity<RemovalRecord>(e => e.HasKey(r => r.ItemId));
+        model.Entity<AuditEvent>(e => e.HasIndex(a => a.ItemId));
         model.Entity<Blob>(e =>
         {
             e.HasKey(b => b.Sha256);
@@ -48,7 +57,7 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
         // snake_case names, so the schema reads the same from psql and sqlite3.
         foreach (var entity in model.Model.GetEntityTypes())
         {
-            entity.SetTableName(SnakeCase(entity.ClrType.Name) + "s");
+            entity.SetTableName(Plural(SnakeCase(entity.ClrType.Name)));
             foreach (var property in entity.GetProperties())
             {
                 property.SetColumnName(SnakeCase(property.Name));
@@ -60,6 +69,9 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
             }
         }
     }
+
+    private static string Plural(string name) =>
+        name.EndsWith('y') && !"aeiou".Contains(name[^2]) ? name[..^1] + "ies" : name.EndsWith('s') || name.EndsWith('x') ? name + "es" : name + "s";
 
     private static string SnakeCase(string name)
     {

@@ -20,9 +20,10 @@ public static class SignalChannels
     public const string Jobs = "imagebin_jobs";
     public const string Items = "imagebin_items";
     public const string Blobs = "imagebin_blobs";
+    public const string HashLists = "imagebin_hashlists";
 
     /// <summary>Every channel a node listens on.</summary>
-    public static readonly string[] All = [Jobs, Items, Blobs];
+    public static readonly string[] All = [Jobs, Items, Blobs, HashLists];
 }
 
 /// <summary>One node: a signal is a method call.</summary>
