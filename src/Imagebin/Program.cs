@@ -3,6 +3,7 @@ using Imagebin.Features.Accounts;
 using Imagebin.Features.Admin;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
+using Imagebin.Features.Moderation;
 using Imagebin.Features.Web;
 using Imagebin.Infrastructure;
 using Imagebin.Jobs;
@@ -14,6 +15,7 @@ builder.AddData();
 builder.AddJobs();
 builder.AddAccounts();
 builder.AddItems();
+builder.AddModeration();
 builder.AddAdmin();
 
 var app = builder.Build();
@@ -31,6 +33,7 @@ if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("
     app.UseAuthorization();
 
     app.MapItemsApi();
+    app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Imagebin.Features.Items;
+using Imagebin.Features.Moderation;
 
 namespace Imagebin.Infrastructure;
 
@@ -10,4 +11,13 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(OwnerItemDto))]
 [JsonSerializable(typeof(ItemListDto))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(ScanEvidence))]
+[JsonSerializable(typeof(AdminItemDto))]
+[JsonSerializable(typeof(ReviewListDto))]
+[JsonSerializable(typeof(ReportListDto))]
+[JsonSerializable(typeof(ReportReceiptDto))]
+[JsonSerializable(typeof(AuditListDto))]
+[JsonSerializable(typeof(HashImportResultDto))]
+[JsonSerializable(typeof(ReviewDecisionRequest))]
+[JsonSerializable(typeof(ReportRequest))]
 public sealed partial class ImagebinJson : JsonSerializerContext;

@@ -37,6 +37,19 @@ public static class BlobKeys
     /// <summary><c>ab/cd/abcdef…</c>: sharded by prefix so no directory grows huge.</summary>
     public static string ForSha256(string sha256) => $"{sha256[..2]}/{sha256[2..4]}/{sha256}";
 
+    public const string QuarantinePrefix = "quarantine/";
+
+    /// <summary>Evidence kept for a removed item: never swept, never deleted by its owner.</summary>
+    public static string Quarantine(string itemId, string extension) => $"{QuarantinePrefix}{itemId}.{extension}";
+
+    /// <summary>
+    /// An upload's bytes as they arrived, before metadata was stripped, kept only until the malware scan has read them
+    /// (trailing data such as a payload appended to a JPEG is gone from the stored copy). The sweep removes leftovers.
+    /// </summary>
+    public static string Incoming(string itemId) => $"incoming/{itemId}";
+
+    public static bool IsQuarantine(string key) => key.StartsWith(QuarantinePrefix, StringComparison.Ordinal);
+
     public static string? Sha256Of(string key)
     {
         var name = key[(key.LastIndexOf('/') + 1)..];

@@ -1,3 +1,4 @@
+using Imagebin.Data;
 using Microsoft.AspNetCore.Authentication;
 
 namespace Imagebin.Features.Accounts;
@@ -15,6 +16,11 @@ public static class AccountsSetup
         {
             authorization.AddPolicy(scope, policy => policy.RequireAuthenticatedUser().AddRequirements(new ScopeRequirement(scope)));
         }
+
+        // Both: the scope on the credential, and an admin account behind it (checked on every request, so a demoted
+        // admin's keys lose it at once).
+        authorization.AddPolicy(Scopes.Admin, policy => policy.RequireAuthenticatedUser()
+            .AddRequirements(new ScopeRequirement(Scopes.Admin)).RequireRole(AccountRoles.Admin));
 
         builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, ApiAuthorizationResultHandler>();
         builder.Services.AddHostedService<FirstRunAdmin>();

@@ -22,11 +22,17 @@ public sealed class ApiKeys(ImagebinDb db, SiteUrls site, TimeProvider time)
     public async Task<Created> CreateAsync(
         string accountId, IReadOnlyCollection<string> scopes, string? audience, TimeSpan? lifetime, CancellationToken cancellationToken)
     {
-        var unknown = scopes.Except(Scopes.All).ToList();
+        var unknown = scopes.Except(Scopes.Known).ToList();
         if (scopes.Count == 0 || unknown.Count > 0)
         {
             throw new ArgumentException(
-                $"Scopes must be a non-empty subset of {string.Join(",", Scopes.All)}; unknown: {string.Join(",", unknown)}");
+                $"Scopes must be a non-empty subset of {string.Join(",", Scopes.Known)}; unknown: {string.Join(",", unknown)}");
+        }
+
+        if (scopes.Contains(Scopes.Admin)
+            && !await db.Accounts.AnyAsync(a => a.Id == accountId && a.Role == AccountRoles.Admin, cancellationToken))
+        {
+            throw new ArgumentException("Only an admin account's keys may carry the 'admin' scope.");
         }
 
         var now = time.GetUtcNow();

@@ -12,7 +12,7 @@ public static class AdminCommands
     public const string Usage = """
         Usage:
           accounts create <name> [--admin] [--password PW]
-          keys create --account <name> --scopes image:create,image:read,image:delete [--audience URL] [--expires 30d]
+          keys create --account <name> --scopes image:create,image:read,image:delete[,admin] [--audience URL] [--expires 30d]
           keys revoke <key-id>
           migrate
           migrate-store --from-data-dir <dir> [--from-blobs <dir>]

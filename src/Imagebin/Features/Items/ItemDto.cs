@@ -1,4 +1,5 @@
 using Imagebin.Data;
+using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
 
 namespace Imagebin.Features.Items;
@@ -35,6 +36,8 @@ public sealed class OwnerItemDto : ItemDto
     public required string ScanState { get; init; }
     /// <summary>Why the scan ended as it did, when it did not pass (e.g. the decoder's error).</summary>
     public string? ScanReason { get; init; }
+    /// <summary>What each moderation stage decided and with what (engine, list or model version, scores).</summary>
+    public IReadOnlyList<StageRecord>? ScanEvidence { get; init; }
     public required string AiCaptionState { get; init; }
     public bool AiOptout { get; init; }
     public long? DlLimit { get; init; }
@@ -53,6 +56,7 @@ public static class ItemMapping
             Classification = item.Classification,
             ScanState = item.ScanState,
             ScanReason = item.ScanReason,
+            ScanEvidence = Moderation.ScanEvidence.FromJson(item.ScanEvidence)?.Stages,
             AiCaptionState = item.AiCaptionState,
             AiOptout = item.AiOptOut,
             DlLimit = item.DlLimit,

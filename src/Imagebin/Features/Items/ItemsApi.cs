@@ -5,6 +5,7 @@ using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Features.Items.Ingest;
 using Imagebin.Features.Media;
+using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
 using Imagebin.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -38,9 +39,15 @@ public static class ItemsApi
         ClaimsPrincipal user,
         Ingest.Ingest ingest,
         IOptions<LimitsOptions> limits,
+        IOptions<ModerationOptions> moderation,
         SiteUrls site,
         CancellationToken cancellationToken)
     {
+        if (!moderation.Value.UploadsEnabled)
+        {
+            return new ApiError(ErrorCodes.UploadsDisabled, "Uploads are switched off on this site for now; try again later.") { RetryAfterSeconds = 300 };
+        }
+
         if (user.AccountId() is not { } ownerId)
         {
             return new ApiError(ErrorCodes.TurnstileFailed, "Uploads without an API key are only accepted from the web page, after its browser challenge.");

@@ -1,6 +1,5 @@
 using Imagebin.Data;
 using Imagebin.Features.Media;
-using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
 using Imagebin.Jobs;
 using Imagebin.Storage;
@@ -10,7 +9,7 @@ namespace Imagebin.Features.Items;
 
 public static class ItemsSetup
 {
-    /// <summary>Items, their blobs, the direct path and the first pipeline stage.</summary>
+    /// <summary>Items, their blobs and the direct path.</summary>
     public static WebApplicationBuilder AddItems(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -40,9 +39,6 @@ public static class ItemsSetup
         services.AddSingleton<MediaCatalog>();
         services.AddSingleton<DownloadCounter>();
         services.AddHostedService(provider => provider.GetRequiredService<DownloadCounter>());
-        services.AddSingleton<IJobHandler, ScanJob>();
-        // Loads (and checks) its model on first use, so roles that never classify never pay for it.
-        services.AddSingleton<NsfwClassifier>();
 
         var roles = new ImagebinOptions { Roles = builder.Configuration[$"{ImagebinOptions.Section}:Roles"] ?? new ImagebinOptions().Roles };
         if (roles.HasRole("worker"))

@@ -53,7 +53,7 @@ public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, B
 
         await foreach (var (key, modified) in store.ListAsync(cancellationToken))
         {
-            if (modified >= cutoff)
+            if (modified >= cutoff || BlobKeys.IsQuarantine(key))
             {
                 continue;
             }

@@ -28,6 +28,7 @@ public static class MediaApi
         ReadRedirects redirects,
         SiteUrls site,
         IOptions<MediaOptions> options,
+        IOptions<Moderation.ModerationOptions> moderation,
         TimeProvider time)
     {
         var request = context.Request;
@@ -56,9 +57,12 @@ public static class MediaApi
             return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
         }
 
-        if (!isOwner && entry.ScanState != ScanState.Passed)
+        if (!isOwner && !ScanStates.IsPublic(entry.ScanState, moderation.Value.ServeBeforeScan))
         {
-            return new ApiError(ErrorCodes.ScanPending, "This image is still being checked; try again shortly.")
+            var detail = entry.ScanState is ScanState.Pending or ScanState.Scanning
+                ? "This image is still being checked; try again shortly."
+                : "This image is waiting for a moderator's review.";
+            return new ApiError(ErrorCodes.ScanPending, detail)
             {
                 RetryAfterSeconds = options.Value.ScanRetryAfterSeconds,
             };

@@ -166,4 +166,11 @@ public static class ScanStates
 {
     /// <summary>States in which an image is never served again.</summary>
     public static bool IsWithdrawn(string state) => state is ScanState.Rejected or ScanState.Blocked or ScanState.Removed;
+
+    /// <summary>
+    /// Whether anyone but the owner may fetch the bytes: passed, or not yet scanned on a site that serves before the scan
+    /// (<c>Moderation:ServeBeforeScan</c>). Held and failed images wait for a moderator either way.
+    /// </summary>
+    public static bool IsPublic(string state, bool serveBeforeScan) =>
+        state == ScanState.Passed || (serveBeforeScan && state is ScanState.Pending or ScanState.Scanning);
 }

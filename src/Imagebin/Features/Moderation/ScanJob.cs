@@ -1,84 +1,311 @@
+using System.Globalization;
 using Imagebin.Data;
 using Imagebin.Features.Media;
 using Imagebin.Jobs;
 using Imagebin.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using NetVips;
 
 namespace Imagebin.Features.Moderation;
 
 /// <summary>
-/// The first pipeline stage: decode every pixel of every frame once. An image whose header reads but whose pixels do not
-/// (truncated or corrupt data) ends as <c>rejected</c>, with the decoder's reason for its owner, and is never served.
+/// The moderation pipeline (DESIGN.md §8), one job per upload: malware (clamd), the exact and perceptual block lists,
+/// a full decode, and the NSFW classifier. Each stage records what decided on the item's evidence; the outcome sets
+/// <c>scan_state</c> and <c>classification</c>. The job is idempotent: a rerun recomputes everything from the bytes, and
+/// only an item still <c>pending</c>/<c>scanning</c> takes its result. A stage that cannot run (clamd down) throws, so
+/// the queue retries; when the retries run out the item ends <c>failed</c>, held for a moderator, never passed.
 /// </summary>
-public sealed class ScanJob(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, MediaCatalog catalog, ILogger<ScanJob> logger) : IJobHandler
+public sealed class ScanJob(
+    IDbContextFactory<ImagebinDb> contexts,
+    IBlobStore store,
+    MediaCatalog catalog,
+    HashLists hashLists,
+    NsfwClassifier classifier,
+    IOptions<ModerationOptions> options,
+    TimeProvider time,
+    ILogger<ScanJob> logger) : IJobHandler
 {
     public const string JobKind = "scan";
+
+    private static readonly string LibvipsVersion =
+        $"libvips {NetVips.NetVips.Version(0)}.{NetVips.NetVips.Version(1)}.{NetVips.NetVips.Version(2)}";
+
+    private (string Endpoint, string Version, long At)? _clamVersion;
 
     public string Kind => JobKind;
 
     public static Task EnqueueAsync(JobQueue jobs, ImagebinDb db, string itemId, CancellationToken cancellationToken) =>
         jobs.EnqueueAsync(db, JobKind, itemId, $"{JobKind}:{itemId}", cancellationToken);
 
+    /// <summary>What the stages concluded.</summary>
+    private sealed record Verdict(string State, string Classification, string? Reason, PdqResult? Pdq);
+
     public async Task HandleAsync(Job job, CancellationToken cancellationToken)
     {
         var itemId = job.Payload;
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var item = await db.Items.AsNoTracking().Where(i => i.Id == itemId)
-            .Select(i => new { i.BlobSha256, i.Extension, i.ScanState }).FirstOrDefaultAsync(cancellationToken);
-        if (item is null || item.ScanState is not (ScanState.Pending or ScanState.Scanning))
+            .Select(i => new { i.BlobSha256, i.Extension, i.ScanState, i.ScanEvidence }).FirstOrDefaultAsync(cancellationToken);
+        // Deleted meanwhile, or decided by an earlier run; an item hidden by reports before its scan still gets one.
+        if (item is null || !(item.ScanState is ScanState.Pending or ScanState.Scanning || (item.ScanState == ScanState.Held && item.ScanEvidence is null)))
         {
-            // Deleted meanwhile, or decided by an earlier run of this job.
             return;
         }
 
-        await db.Items.Where(i => i.Id == itemId).ExecuteUpdateAsync(set => set.SetProperty(i => i.ScanState, ScanState.Scanning), cancellationToken);
+        await db.Items.Where(i => i.Id == itemId && i.ScanState == ScanState.Pending)
+            .ExecuteUpdateAsync(set => set.SetProperty(i => i.ScanState, ScanState.Scanning), cancellationToken);
+        var evidence = new ScanEvidence();
+        Verdict verdict;
         var key = BlobKeys.ForSha256(item.BlobSha256);
-        var failure = await DecodeAsync(key, item.Extension, cancellationToken);
-        var outcome = failure is null ? ScanState.Passed : ScanState.Rejected;
-        await db.Items.Where(i => i.Id == itemId && (i.ScanState == ScanState.Pending || i.ScanState == ScanState.Scanning))
-            .ExecuteUpdateAsync(
-                set => set.SetProperty(i => i.ScanState, outcome)
-                    .SetProperty(i => i.ScanReason, failure == null ? null : $"Not a decodable image: {failure}"),
-                cancellationToken);
-        await catalog.ChangedAsync(itemId, cancellationToken);
-        if (failure is not null)
+        var local = store.LocalPath(key);
+        string? temporary = null;
+        try
         {
-            logger.LogInformation("Item {ItemId} rejected: {Reason}", itemId, failure);
+            if (local is null)
+            {
+                temporary = Path.Combine(Path.GetTempPath(), $"imagebin-scan-{Guid.NewGuid():N}");
+                await using (var source = await store.OpenReadAsync(key, 0, null, cancellationToken))
+                await using (var target = File.Create(temporary))
+                {
+                    await source.CopyToAsync(target, cancellationToken);
+                }
+
+                local = temporary;
+            }
+
+            verdict = await ScanAsync(itemId, local, item.BlobSha256, item.Extension, evidence, cancellationToken);
+        }
+        finally
+        {
+            if (temporary is not null)
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var held = verdict.State == ScanState.Held;
+        var json = evidence.ToJson();
+        var pdqHash = verdict.Pdq?.Hash.ToHex();
+        var pdqQuality = verdict.Pdq?.Quality;
+        var updated = await db.Items.Where(i => i.Id == itemId && (i.ScanState == ScanState.Pending || i.ScanState == ScanState.Scanning))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(i => i.ScanState, verdict.State)
+                .SetProperty(i => i.Classification, verdict.Classification)
+                .SetProperty(i => i.ScanReason, verdict.Reason)
+                .SetProperty(i => i.ScanEvidence, json)
+                .SetProperty(i => i.PdqHash, pdqHash)
+                .SetProperty(i => i.PdqQuality, pdqQuality)
+                .SetProperty(i => i.ReviewRank, i => held ? ReviewRanks.Held : i.ReviewRank)
+                .SetProperty(i => i.ReviewSince, i => held ? i.ReviewSince ?? now : i.ReviewSince),
+                cancellationToken);
+        if (updated == 0)
+        {
+            // Hidden by reports while it was scanned: it stays held for the moderator, who now sees the evidence; a
+            // block still wins.
+            var blocks = verdict.State is ScanState.Blocked or ScanState.Rejected;
+            await db.Items.Where(i => i.Id == itemId && i.ScanState == ScanState.Held && i.ScanEvidence == null)
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(i => i.ScanState, i => blocks ? verdict.State : i.ScanState)
+                    .SetProperty(i => i.ScanReason, i => blocks ? verdict.Reason : i.ScanReason)
+                    .SetProperty(i => i.Classification, verdict.Classification)
+                    .SetProperty(i => i.ScanEvidence, json)
+                    .SetProperty(i => i.PdqHash, pdqHash)
+                    .SetProperty(i => i.PdqQuality, pdqQuality),
+                    cancellationToken);
+        }
+
+        await catalog.ChangedAsync(itemId, cancellationToken);
+        if (verdict.State != ScanState.Passed)
+        {
+            logger.LogInformation("Item {ItemId} {State} ({Classification}): {Reason}", itemId, verdict.State, verdict.Classification, verdict.Reason);
         }
     }
 
     public async Task OnExhaustedAsync(Job job, string error, CancellationToken cancellationToken)
     {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await db.Items.Where(i => i.Id == job.Payload && (i.ScanState == ScanState.Pending || i.ScanState == ScanState.Scanning))
             .ExecuteUpdateAsync(
-                set => set.SetProperty(i => i.ScanState, ScanState.Failed).SetProperty(i => i.ScanReason, $"The scan failed: {error}"),
+                set => set.SetProperty(i => i.ScanState, ScanState.Failed)
+                    .SetProperty(i => i.ScanReason, $"The scan failed: {error}")
+                    .SetProperty(i => i.ReviewRank, ReviewRanks.Held)
+                    .SetProperty(i => i.ReviewSince, i => i.ReviewSince ?? now),
                 cancellationToken);
+        await store.DeleteAsync(BlobKeys.Incoming(job.Payload), cancellationToken);
         await catalog.ChangedAsync(job.Payload, cancellationToken);
     }
 
-    /// <summary>Returns null when every pixel decodes, else the decoder's complaint.</summary>
-    private async Task<string?> DecodeAsync(string key, string extension, CancellationToken cancellationToken)
+    private async Task<Verdict> ScanAsync(string itemId, string path, string sha256, string extension, ScanEvidence evidence, CancellationToken cancellationToken)
     {
-        var local = store.LocalPath(key);
-        string? temporary = null;
-        if (local is null)
+        var settings = options.Value;
+        var holds = new List<string>();
+
+        // 1. Malware.
+        if (settings.ClamAv.Endpoint is { Length: > 0 } endpoint)
         {
-            temporary = Path.Combine(Path.GetTempPath(), $"imagebin-scan-{Guid.NewGuid():N}");
-            await using (var source = await store.OpenReadAsync(key, 0, null, cancellationToken))
-            await using (var target = File.Create(temporary))
+            var client = new ClamAvClient(endpoint, ioTimeout: TimeSpan.FromSeconds(settings.ClamAv.TimeoutSeconds));
+            var version = await ClamVersionAsync(client, cancellationToken);
+            // The upload as it arrived when it is still there, else the stored copy.
+            var incoming = BlobKeys.Incoming(itemId);
+            var original = await store.ExistsAsync(incoming, cancellationToken);
+            var scanned = original ? null : "the stored copy (the upload as sent was gone)";
+            ClamAvVerdict scan;
+            await using (var file = original ? await store.OpenReadAsync(incoming, 0, null, cancellationToken) : File.OpenRead(path))
             {
-                await source.CopyToAsync(target, cancellationToken);
+                scan = await client.ScanAsync(file, cancellationToken);
             }
 
-            local = temporary;
+            if (scan.Outcome != ClamAvOutcome.Error && original)
+            {
+                await store.DeleteAsync(incoming, cancellationToken);
+            }
+
+            switch (scan.Outcome)
+            {
+                case ClamAvOutcome.Clean:
+                    evidence.Stages.Add(new(ScanStages.Malware, "clamav", version, "clean", scanned));
+                    break;
+                case ClamAvOutcome.Infected:
+                    evidence.Stages.Add(new(ScanStages.Malware, "clamav", version, "found", scan.Signature));
+                    return new Verdict(ScanState.Blocked, Classification.Prohibited, $"Malware found: {scan.Signature}", null);
+                case ClamAvOutcome.TooLarge:
+                    evidence.Stages.Add(new(ScanStages.Malware, "clamav", version, "too_large", scan.Message));
+                    holds.Add("The malware scanner refused a file this large; a moderator must look at it.");
+                    break;
+                default:
+                    // Retried by the queue; if it keeps failing the item ends failed (held), never passed.
+                    throw new InvalidOperationException($"clamd could not scan the file: {scan.Message}");
+            }
+        }
+        else
+        {
+            evidence.Stages.Add(new(ScanStages.Malware, "none", null, "skipped", "No malware scanner is configured (Moderation:ClamAv:Endpoint)."));
         }
 
+        // 2. The exact list.
+        var listVersion = await hashLists.VersionAsync(cancellationToken);
+        if (await hashLists.MatchSha256Async(sha256, cancellationToken) is { } exact)
+        {
+            evidence.Stages.Add(new(ScanStages.HashList, "sha256", listVersion, "match", $"#{exact.Entry.Id} ({exact.Entry.Action}): {exact.Entry.Reason}"));
+            if (exact.Entry.Action == HashActions.Block)
+            {
+                return new Verdict(ScanState.Blocked, Classification.Prohibited, $"Matches a blocked file: {exact.Entry.Reason}", null);
+            }
+
+            holds.Add($"Matches a listed file: {exact.Entry.Reason}");
+        }
+        else
+        {
+            evidence.Stages.Add(new(ScanStages.HashList, "sha256", listVersion, "no_match", null));
+        }
+
+        // 3. Every pixel of every frame decodes.
+        var animated = extension is "gif" or "webp" or "avif";
+        if (Decode(path, animated) is { } failure)
+        {
+            evidence.Stages.Add(new(ScanStages.Decode, "libvips", LibvipsVersion, "undecodable", failure));
+            return new Verdict(ScanState.Rejected, Classification.Unknown, $"Not a decodable image: {failure}", null);
+        }
+
+        evidence.Stages.Add(new(ScanStages.Decode, "libvips", LibvipsVersion, "decoded", null));
+
+        // 4. The perceptual list, in all eight orientations.
+        var pdq = Pdq.ComputeFile(path);
+        var pdqScores = new Dictionary<string, double> { ["quality"] = pdq.Quality };
+        if (pdq.Quality < settings.PdqMinQuality)
+        {
+            evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "low_quality", $"PDQ quality {pdq.Quality} is below {settings.PdqMinQuality}; not matched.", pdqScores));
+        }
+        else if (await hashLists.MatchPdqAsync(pdq.Dihedral, pdq.Quality, cancellationToken) is { } similar)
+        {
+            pdqScores["distance"] = similar.Distance ?? 0;
+            evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "match", $"#{similar.Entry.Id} ({similar.Entry.Action}): {similar.Entry.Reason}", pdqScores));
+            if (similar.Entry.Action == HashActions.Block)
+            {
+                return new Verdict(ScanState.Blocked, Classification.Prohibited, $"Matches a blocked image: {similar.Entry.Reason}", pdq);
+            }
+
+            holds.Add($"Resembles a listed image: {similar.Entry.Reason}");
+        }
+        else
+        {
+            evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "no_match", null, pdqScores));
+        }
+
+        // 5. The classifier.
+        var classification = Classification.Unknown;
+        if (settings.Classifier.Enabled)
+        {
+            var frames = classifier.ClassifyFrames(path, animated ? settings.Classifier.MaxFrames : 1);
+            var worst = frames.MaxBy(f => (f.Porn + f.Hentai, f.Sexy))!;
+            var (label, uncertain) = Classify(worst, settings.Classifier);
+            classification = label;
+            var scores = new Dictionary<string, double>
+            {
+                ["drawing"] = Math.Round(worst.Drawing, 4),
+                ["hentai"] = Math.Round(worst.Hentai, 4),
+                ["neutral"] = Math.Round(worst.Neutral, 4),
+                ["porn"] = Math.Round(worst.Porn, 4),
+                ["sexy"] = Math.Round(worst.Sexy, 4),
+                ["frames"] = frames.Count,
+            };
+            evidence.Stages.Add(new(ScanStages.Classifier, "nsfw-mobilenetv2", classifier.ModelVersion, uncertain ? "uncertain" : label, null, scores));
+            if (uncertain)
+            {
+                holds.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"The classifier is unsure (explicit {worst.Porn + worst.Hentai:0.00}); a moderator will look at it."));
+            }
+        }
+        else
+        {
+            evidence.Stages.Add(new(ScanStages.Classifier, "none", null, "skipped", "The classifier is off (Moderation:Classifier:Enabled)."));
+        }
+
+        return holds.Count > 0
+            ? new Verdict(ScanState.Held, classification, string.Join(' ', holds), pdq)
+            : new Verdict(ScanState.Passed, classification, null, pdq);
+    }
+
+    /// <summary>nsfwjs's five scores to a classification; the band below the explicit threshold is uncertain.</summary>
+    public static (string Classification, bool Uncertain) Classify(NsfwScores scores, ClassifierOptions thresholds)
+    {
+        var explicitScore = scores.Porn + scores.Hentai;
+        if (explicitScore >= thresholds.ExplicitThreshold)
+        {
+            return (Classification.Explicit, false);
+        }
+
+        if (explicitScore >= thresholds.HoldThreshold)
+        {
+            // Labelled as the worse of the two while it waits; a moderator's approval can say otherwise.
+            return (Classification.Explicit, true);
+        }
+
+        return explicitScore + scores.Sexy >= thresholds.SensitiveThreshold ? (Classification.Sensitive, false) : (Classification.Safe, false);
+    }
+
+    private async Task<string> ClamVersionAsync(ClamAvClient client, CancellationToken cancellationToken)
+    {
+        var now = Environment.TickCount64;
+        if (_clamVersion is { } cached && cached.Endpoint == client.Endpoint && now - cached.At < 60_000)
+        {
+            return cached.Version;
+        }
+
+        var version = await client.VersionAsync(cancellationToken);
+        _clamVersion = (client.Endpoint, version, now);
+        return version;
+    }
+
+    /// <summary>Returns null when every pixel decodes, else the decoder's complaint.</summary>
+    private static string? Decode(string path, bool animated)
+    {
         try
         {
-            var animated = extension is "gif" or "webp" or "avif";
-            using var image = Image.NewFromFile(local, access: Enums.Access.Sequential, failOn: Enums.FailOn.Error,
+            using var image = Image.NewFromFile(path, access: Enums.Access.Sequential, failOn: Enums.FailOn.Error,
                 kwargs: animated ? new VOption { { "n", -1 } } : null);
             // Averaging visits every pixel, so the whole file is decoded, streaming, in bounded memory.
             image.Avg();
@@ -87,13 +314,6 @@ public sealed class ScanJob(IDbContextFactory<ImagebinDb> contexts, IBlobStore s
         catch (VipsException exception)
         {
             return exception.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "decode failed";
-        }
-        finally
-        {
-            if (temporary is not null)
-            {
-                File.Delete(temporary);
-            }
         }
     }
 }

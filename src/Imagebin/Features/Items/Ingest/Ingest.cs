@@ -34,6 +34,8 @@ public sealed class Ingest(
     IOptions<LimitsOptions> limits,
     ImagebinDb db,
     BlobReferences blobs,
+    IBlobStore store,
+    IOptions<ModerationOptions> moderation,
     JobQueue jobs,
     TimeProvider time)
 {
@@ -102,6 +104,12 @@ public sealed class Ingest(
             AiOptOut = optOut,
             AiCaptionState = optOut ? AiCaptionState.OptedOut : AiCaptionState.Pending,
         };
+
+        if (moderation.Value.ClamAv.Endpoint is { Length: > 0 })
+        {
+            // The malware scan reads what was sent, not what is served: stripping drops whatever trails the image.
+            await store.PutAsync(BlobKeys.Incoming(item.Id), upload.OriginalPath, cancellationToken);
+        }
 
         await blobs.StoreAsync(upload.Sha256, upload.StrippedPath, async () =>
         {

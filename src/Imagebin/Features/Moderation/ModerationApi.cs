@@ -1,0 +1,258 @@
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Imagebin.Data;
+using Imagebin.Features.Accounts;
+using Imagebin.Features.Items;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace Imagebin.Features.Moderation;
+
+/// <summary>Abuse reports for everyone, and the moderators' API under <c>/api/v1/admin</c> (DESIGN.md §8).</summary>
+public static class ModerationApi
+{
+    private const int MaxJsonBody = 64 * 1024;
+    private const int MaxCsvBody = 32 * 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapModerationApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/v1/reports", FileReportAsync).WithTags("Reports").DisableAntiforgery();
+
+        var admin = app.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(Scopes.Admin).DisableAntiforgery();
+        admin.MapGet("/reviews", ListReviewsAsync);
+        admin.MapPost("/reviews/{itemId}", DecideAsync);
+        admin.MapGet("/items/{itemId}", DescribeAsync);
+        admin.MapGet("/reports", ListReportsAsync);
+        admin.MapGet("/hashes", ExportHashesAsync);
+        admin.MapPost("/hashes", ImportHashesAsync);
+        admin.MapDelete("/hashes/{kind}/{hash}", DeleteHashAsync);
+        admin.MapGet("/audit", ListAuditAsync);
+        return app;
+    }
+
+    private static async Task<Results<Created<ReportReceiptDto>, Ok<ReportReceiptDto>, ApiError>> FileReportAsync(
+        HttpRequest request, ClaimsPrincipal user, Reports reports, CancellationToken cancellationToken)
+    {
+        if (user.AccountId() is not { } accountId)
+        {
+            return new ApiError(ErrorCodes.TurnstileFailed, "Reports without an API key are only accepted from the web page, after its browser challenge.");
+        }
+
+        var (body, error) = await ReadJsonAsync(request, ImagebinJson.Default.ReportRequest, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var (receipt, created, failure) = await reports.FileAsync(body!, accountId, cancellationToken);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        return created ? TypedResults.Created((string?)null, receipt!) : TypedResults.Ok(receipt!);
+    }
+
+    private static async Task<Results<Ok<ReviewListDto>, ApiError>> ListReviewsAsync(
+        Reviews reviews, [FromQuery] string? limit, [FromQuery] string? cursor, CancellationToken cancellationToken)
+    {
+        var pageSize = ItemsApi.DefaultPageSize;
+        if (limit is not null && !(int.TryParse(limit, out pageSize) && pageSize is >= 1 and <= ItemsApi.MaxPageSize))
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, $"'limit' must be a whole number from 1 to {ItemsApi.MaxPageSize}.");
+        }
+
+        ListCursor.Position? after = null;
+        if (cursor is not null)
+        {
+            if (!ListCursor.TryDecode(cursor, out var position))
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, "'cursor' is not a cursor this server issued.");
+            }
+
+            after = position;
+        }
+
+        return TypedResults.Ok(await reviews.QueueAsync(pageSize, after, cancellationToken));
+    }
+
+    private static async Task<Results<Ok<AdminItemDto>, ApiError>> DecideAsync(
+        string itemId, HttpRequest request, ClaimsPrincipal user, Reviews reviews, CancellationToken cancellationToken)
+    {
+        var (body, error) = await ReadJsonAsync(request, ImagebinJson.Default.ReviewDecisionRequest, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var (item, failure) = await reviews.DecideAsync(itemId, body!, user.AccountId()!, cancellationToken);
+        return failure is not null ? failure : TypedResults.Ok(item!);
+    }
+
+    private static async Task<Results<Ok<AdminItemDto>, ApiError>> DescribeAsync(string itemId, Reviews reviews, CancellationToken cancellationToken) =>
+        await reviews.DescribeAsync(itemId, cancellationToken) is { } item ? TypedResults.Ok(item) : new ApiError(ErrorCodes.NotFound, "No such image.");
+
+    private static async Task<Results<Ok<ReportListDto>, ApiError>> ListReportsAsync(
+        ImagebinDb db, [FromQuery(Name = "item_id")] string? itemId, [FromQuery(Name = "open")] string? open, CancellationToken cancellationToken)
+    {
+        var query = db.Reports.AsNoTracking();
+        if (itemId is not null)
+        {
+            query = query.Where(r => r.ItemId == itemId);
+        }
+
+        if (open is not null)
+        {
+            if (open is not ("true" or "false"))
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, "'open' must be true or false.");
+            }
+
+            query = open == "true" ? query.Where(r => r.ResolvedAt == null) : query.Where(r => r.ResolvedAt != null);
+        }
+
+        var reports = await query.OrderByDescending(r => r.CreatedAt).Take(500).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new ReportListDto([.. reports.Select(ReportDto.From)]));
+    }
+
+    /// <summary>The whole list as CSV (<c>kind,hash,action,reason,source,created_at</c>), streamed.</summary>
+    private static async Task ExportHashesAsync(HttpContext context, ImagebinDb db, CancellationToken cancellationToken)
+    {
+        context.Response.ContentType = "text/csv; charset=utf-8";
+        context.Response.Headers.ContentDisposition = "attachment; filename=\"imagebin-hashes.csv\"";
+        context.Response.Headers.CacheControl = "no-store";
+        await using var writer = new StreamWriter(context.Response.Body, new UTF8Encoding(false), 64 * 1024);
+        await HashLists.WriteCsvAsync(db.HashListEntries.AsNoTracking().OrderBy(e => e.Id).AsAsyncEnumerable(), writer, cancellationToken);
+    }
+
+    private static async Task<Results<Ok<HashImportResultDto>, ApiError>> ImportHashesAsync(
+        HttpRequest request, ClaimsPrincipal user, ImagebinDb db, HashLists hashLists, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (request.ContentType is not { } type || !(type.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase) || type.StartsWith("text/plain", StringComparison.OrdinalIgnoreCase)))
+        {
+            return new ApiError(ErrorCodes.UnsupportedMediaType, "Send the list as text/csv with a header line: kind,hash,action,reason.");
+        }
+
+        if (request.ContentLength > MaxCsvBody)
+        {
+            return new ApiError(ErrorCodes.RequestTooLarge, $"An import is limited to {MaxCsvBody / (1024 * 1024)} MiB.");
+        }
+
+        // Parsing is synchronous; the body is read into memory first, bounded.
+        if (await ReadBodyAsync(request, MaxCsvBody, cancellationToken) is not { } bytes)
+        {
+            return new ApiError(ErrorCodes.RequestTooLarge, $"An import is limited to {MaxCsvBody / (1024 * 1024)} MiB.");
+        }
+
+        List<HashListEntry> entries;
+        try
+        {
+            entries = HashLists.ParseCsv(new StringReader(new UTF8Encoding(false).GetString(bytes)), user.AccountId());
+        }
+        catch (ApiException exception)
+        {
+            return exception.ToResult();
+        }
+
+        var actor = user.AccountId();
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await hashLists.AddAsync(db, entries, cancellationToken);
+            Audit.Record(db, time.GetUtcNow().ToUnixTimeMilliseconds(), actor, Audit.HashListImport, null,
+                new() { ["rows"] = entries.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await hashLists.ChangedAsync(CancellationToken.None);
+        return TypedResults.Ok(new HashImportResultDto(entries.Count, await db.HashListEntries.LongCountAsync(cancellationToken)));
+    }
+
+    private static async Task<Results<NoContent, ApiError>> DeleteHashAsync(
+        string kind, string hash, ClaimsPrincipal user, ImagebinDb db, HashLists hashLists, TimeProvider time, CancellationToken cancellationToken)
+    {
+        hash = hash.ToLowerInvariant();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (await db.HashListEntries.Where(e => e.Kind == kind && e.Hash == hash).ExecuteDeleteAsync(cancellationToken) == 0)
+        {
+            return new ApiError(ErrorCodes.NotFound, "No such entry in the hash lists.");
+        }
+
+        Audit.Record(db, time.GetUtcNow().ToUnixTimeMilliseconds(), user.AccountId(), Audit.HashListDelete, null, new() { ["kind"] = kind, ["hash"] = hash });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        await hashLists.ChangedAsync(CancellationToken.None);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<AuditListDto>, ApiError>> ListAuditAsync(
+        ImagebinDb db, [FromQuery(Name = "item_id")] string? itemId, [FromQuery] string? limit, CancellationToken cancellationToken)
+    {
+        var count = 100;
+        if (limit is not null && !(int.TryParse(limit, out count) && count is >= 1 and <= 1000))
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, "'limit' must be a whole number from 1 to 1000.");
+        }
+
+        var query = db.AuditEvents.AsNoTracking();
+        if (itemId is not null)
+        {
+            query = query.Where(e => e.ItemId == itemId);
+        }
+
+        var events = await query.OrderByDescending(e => e.Id).Take(count).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new AuditListDto([.. events.Select(AuditEventDto.From)]));
+    }
+
+    /// <summary>The whole body, or null when it is longer than <paramref name="limit"/> (chunked bodies included).</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static async Task<(T? Body, ApiError? Error)> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return (null, new ApiError(ErrorCodes.UnsupportedMediaType, "Send the body as application/json."));
+        }
+
+        if (request.ContentLength > MaxJsonBody)
+        {
+            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"A JSON body is limited to {MaxJsonBody / 1024} KiB."));
+        }
+
+        if (await ReadBodyAsync(request, MaxJsonBody, cancellationToken) is not { } bytes)
+        {
+            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"A JSON body is limited to {MaxJsonBody / 1024} KiB."));
+        }
+
+        try
+        {
+            var body = JsonSerializer.Deserialize(bytes, type);
+            return body is null ? (null, new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object.")) : (body, null);
+        }
+        catch (JsonException exception)
+        {
+            return (null, new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}."));
+        }
+    }
+}
