@@ -146,7 +146,7 @@ upload_one() { # file
   for i in $(seq 200); do
     state=$(curl -sS -H "Authorization: Bearer $KEY" "$IB_BASE/api/v1/items/$id" | jq -r .scan_state)
     [[ $state == passed ]] && break
-    [[ $state == pending ]] || die "item $id scan_state=$state"
+    [[ $state == pending || $state == scanning ]] || die "item $id scan_state=$state"
     ((i == 200)) && die "item $id not passed after 20 s"
     sleep 0.1
   done

@@ -55,6 +55,22 @@ public sealed class AdminCommandsTests
         Assert.NotEqual(0, (await RunAsync(app, "keys", "revoke", keyId)).Code);
     }
 
+    [Fact]
+    public async Task KeysCreate_GivesTheAdminScopeOnlyToAdminAccounts()
+    {
+        await using var app = new ImagebinApp(settings: NoWorker);
+        Assert.Equal(0, (await RunAsync(app, "accounts", "create", "carol", "--password", "a long password")).Code);
+        Assert.Equal(0, (await RunAsync(app, "accounts", "create", "root", "--admin", "--password", "a long password")).Code);
+
+        var refused = await RunAsync(app, "keys", "create", "--account", "carol", "--scopes", "image:read,admin");
+        Assert.NotEqual(0, refused.Code);
+        Assert.Contains("admin account", refused.Errors);
+
+        var (code, output, _) = await RunAsync(app, "keys", "create", "--account", "root", "--scopes", "image:read,admin");
+        Assert.Equal(0, code);
+        Assert.Equal(HttpStatusCode.OK, (await app.ClientWithKey(LastLine(output)).GetAsync("/api/v1/admin/reviews")).StatusCode);
+    }
+
     [Theory, Backends]
     public async Task AccountsCreate_WithoutPassword_PrintsAOneTimePassword(Backend backend)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Imagebin.Data;
 using Imagebin.Features.Media;
@@ -56,6 +57,7 @@ public sealed class ScanJob(
         await db.Items.Where(i => i.Id == itemId && i.ScanState == ScanState.Pending)
             .ExecuteUpdateAsync(set => set.SetProperty(i => i.ScanState, ScanState.Scanning), cancellationToken);
         var evidence = new ScanEvidence();
+        var timings = new StageTimings();
         Verdict verdict;
         var key = BlobKeys.ForSha256(item.BlobSha256);
         var local = store.LocalPath(key);
@@ -74,7 +76,7 @@ public sealed class ScanJob(
                 local = temporary;
             }
 
-            verdict = await ScanAsync(itemId, local, item.BlobSha256, item.Extension, evidence, cancellationToken);
+            verdict = await ScanAsync(itemId, local, item.BlobSha256, item.Extension, evidence, timings, cancellationToken);
         }
         finally
         {
@@ -117,6 +119,8 @@ public sealed class ScanJob(
         }
 
         await catalog.ChangedAsync(itemId, cancellationToken);
+        // bench/pipeline.sh reads these (Logging:LogLevel:Imagebin.Features.Moderation.ScanJob=Debug).
+        logger.LogDebug("Scanned {ItemId} in {Total:0.0} ms: {Stages}", itemId, timings.TotalMilliseconds, timings);
         if (verdict.State != ScanState.Passed)
         {
             logger.LogInformation("Item {ItemId} {State} ({Classification}): {Reason}", itemId, verdict.State, verdict.Classification, verdict.Reason);
@@ -138,7 +142,8 @@ public sealed class ScanJob(
         await catalog.ChangedAsync(job.Payload, cancellationToken);
     }
 
-    private async Task<Verdict> ScanAsync(string itemId, string path, string sha256, string extension, ScanEvidence evidence, CancellationToken cancellationToken)
+    private async Task<Verdict> ScanAsync(
+        string itemId, string path, string sha256, string extension, ScanEvidence evidence, StageTimings timings, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var holds = new List<string>();
@@ -185,6 +190,8 @@ public sealed class ScanJob(
             evidence.Stages.Add(new(ScanStages.Malware, "none", null, "skipped", "No malware scanner is configured (Moderation:ClamAv:Endpoint)."));
         }
 
+        timings.Mark(ScanStages.Malware);
+
         // 2. The exact list.
         var listVersion = await hashLists.VersionAsync(cancellationToken);
         if (await hashLists.MatchSha256Async(sha256, cancellationToken) is { } exact)
@@ -202,6 +209,8 @@ public sealed class ScanJob(
             evidence.Stages.Add(new(ScanStages.HashList, "sha256", listVersion, "no_match", null));
         }
 
+        timings.Mark("sha256");
+
         // 3. Every pixel of every frame decodes.
         var animated = extension is "gif" or "webp" or "avif";
         if (Decode(path, animated) is { } failure)
@@ -211,6 +220,7 @@ public sealed class ScanJob(
         }
 
         evidence.Stages.Add(new(ScanStages.Decode, "libvips", LibvipsVersion, "decoded", null));
+        timings.Mark(ScanStages.Decode);
 
         // 4. The perceptual list, in all eight orientations.
         var pdq = Pdq.ComputeFile(path);
@@ -234,6 +244,8 @@ public sealed class ScanJob(
         {
             evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "no_match", null, pdqScores));
         }
+
+        timings.Mark("pdq");
 
         // 5. The classifier.
         var classification = Classification.Unknown;
@@ -264,6 +276,7 @@ public sealed class ScanJob(
             evidence.Stages.Add(new(ScanStages.Classifier, "none", null, "skipped", "The classifier is off (Moderation:Classifier:Enabled)."));
         }
 
+        timings.Mark(ScanStages.Classifier);
         return holds.Count > 0
             ? new Verdict(ScanState.Held, classification, string.Join(' ', holds), pdq)
             : new Verdict(ScanState.Passed, classification, null, pdq);
@@ -315,5 +328,25 @@ public sealed class ScanJob(
         {
             return exception.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "decode failed";
         }
+    }
+
+    /// <summary>Wall time per stage of one scan, for the debug log.</summary>
+    private sealed class StageTimings
+    {
+        private readonly long _start = Stopwatch.GetTimestamp();
+        private readonly List<(string Stage, double Milliseconds)> _stages = [];
+        private long _last = Stopwatch.GetTimestamp();
+
+        public double TotalMilliseconds => Stopwatch.GetElapsedTime(_start).TotalMilliseconds;
+
+        public void Mark(string stage)
+        {
+            var now = Stopwatch.GetTimestamp();
+            _stages.Add((stage, Stopwatch.GetElapsedTime(_last, now).TotalMilliseconds));
+            _last = now;
+        }
+
+        public override string ToString() =>
+            string.Join(' ', _stages.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Stage}={s.Milliseconds:0.0}")));
     }
 }
