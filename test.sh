@@ -53,6 +53,20 @@ for project in tests/*/*.csproj; do
   fi
 done
 
+# The shipped NSFW model must rebuild byte for byte from the pinned npm package, and nsfwjs itself must still give the
+# outputs the C# tests compare the ONNX model against (docs/moderation-model.md). Node and npm come with the machine.
+echo "== tools/nsfw-model/check.sh"
+if ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
+fi
+if command -v npm >/dev/null 2>&1 && tools/nsfw-model/check.sh; then
+  passed=$((passed + 1))
+else
+  echo "test.sh: the NSFW model check failed (or Node/npm could not be installed)" >&2
+  failed=$((failed + 1))
+  status=1
+fi
+
 if [ "$passed" -eq 0 ]; then
   echo "test.sh: no test ran" >&2
   status=1
