@@ -137,7 +137,7 @@ start_node() { # log-file, then extra VAR=value settings
   done
   die "Imagebin did not answer within 30 s"
 }
-pending() { sqlite3 "$DATA/imagebin.db" "SELECT count(*) FROM jobs WHERE state IN ('queued','running')"; }
+pending() { sqlite3 -cmd '.timeout 5000' "$DATA/imagebin.db" "SELECT count(*) FROM jobs WHERE state IN ('queued','running')"; }
 wait_drained() { # timeout seconds
   for _ in $(seq $(($1 * 10))); do (($(pending) == 0)) && return; sleep 0.1; done
   die "scans still pending after $1 s"
@@ -161,26 +161,22 @@ log "scanning them one at a time"
 start_node "$WORK/node-scan.log" Jobs__Concurrency=1 VIPS_CONCURRENCY=1 Logging__LogLevel__Imagebin.Features.Moderation.ScanJob=Debug
 wait_drained 600
 stop_node
-STATES=$(sqlite3 "$DATA/imagebin.db" "SELECT scan_state || ':' || count(*) FROM items GROUP BY scan_state" | paste -sd' ')
+STATES=$(sqlite3 -cmd '.timeout 5000' "$DATA/imagebin.db" "SELECT scan_state || ':' || count(*) FROM items GROUP BY scan_state" | paste -sd' ')
 
 # "Scanned <id> in <t> ms: malware=… sha256=… decode=… pdq=… classifier=…" (the line after the log category line)
 grep -A1 'ScanJob' "$WORK/node-scan.log" | grep -o 'Scanned [0-9A-Za-z]* in .*' >"$WORK/timings" || die "no timings logged"
-stage_stats() { # ids-file -> table rows
-  local ids=$1
-  grep -F -f "$ids" "$WORK/timings" | awk '
-    { total[NR] = $4; for (i = 6; i <= NF; i++) { split($i, kv, "="); v[kv[1], NR] = kv[2]; names[kv[1]] = 1 } ; n = NR }
-    function stats(label, arr, key,    i, m, s, sorted, c) {
-      c = 0; for (i = 1; i <= n; i++) { x = (key == "" ? total[i] : v[key, i]); if (x != "") sorted[++c] = x + 0 }
-      if (c == 0) return
-      asort(sorted); s = 0; for (i = 1; i <= c; i++) s += sorted[i]
-      printf "| %s | %.1f | %.1f | %.1f |\n", label, s / c, sorted[int((c + 1) / 2)], sorted[int(c * 0.95 + 0.999)]
-    }
-    END {
-      split("malware sha256 decode pdq classifier", order, " ")
-      for (k = 1; k <= 5; k++) if (order[k] in names) stats(order[k], v, order[k])
-      stats("**whole scan**", total, "")
-      printf "%d\n", n > "/dev/stderr"
-    }' 2>"$WORK/count"
+# numbers on stdin -> "mean p50 p95" (any awk: sorted by sort -n first)
+summarise() { sort -n | awk '{ a[NR] = $1; s += $1 } END { if (NR) printf "%.1f %.1f %.1f", s / NR, a[int((NR + 1) / 2)], a[int(NR * 0.95 + 0.999)] }'; }
+stage_stats() { # ids-file -> table rows; the number of scans goes to $WORK/count
+  local ids=$1 stage line
+  grep -F -f "$ids" "$WORK/timings" >"$WORK/selected"
+  wc -l <"$WORK/selected" | tr -d ' ' >"$WORK/count"
+  for stage in malware sha256 decode pdq classifier; do
+    line=$(grep -o "$stage=[0-9.]*" "$WORK/selected" | cut -d= -f2 | summarise)
+    [[ -n $line ]] && printf '| %s | %s |\n' "$stage" "${line// / | }"
+  done
+  line=$(awk '{ print $4 }' "$WORK/selected" | summarise)
+  printf '| **whole scan** | %s |\n' "${line// / | }"
 }
 ROWS_1=$(stage_stats "$WORK/ids-1mp"); N_1=$(cat "$WORK/count")
 ROWS_12=$(stage_stats "$WORK/ids-12mp"); N_12=$(cat "$WORK/count")
@@ -203,20 +199,22 @@ log "latency: $RATE uploads/s for $LOAD_SECONDS s to a node with the default set
 start_node "$WORK/node-load.log"
 T0=$(date +%s%3N)
 LOAD_N=$((RATE * LOAD_SECONDS))
+UPLOADERS=()
 for ((i = 1; i < LOAD_N; i++)); do
   upload "$WORK/load/$i.jpg" >>"$WORK/ids-load" &
+  UPLOADERS+=($!)
   # pace by the clock, not by the answers
   target=$((T0 + i * 1000 / RATE)); now=$(date +%s%3N)
   ((target > now)) && sleep "$(awk -v d=$((target - now)) 'BEGIN { printf "%.3f", d / 1000 }')"
 done
-wait
+wait "${UPLOADERS[@]}"
 wait_drained 300
 OFFERED=$(awk -v n="$((LOAD_N - 1))" -v ms="$(($(date +%s%3N) - T0))" 'BEGIN { printf "%.1f", n * 1000 / ms }')
-sqlite3 "$DATA/imagebin.db" "SELECT j.completed_at - i.created_at FROM jobs j JOIN items i ON i.id = j.payload
+sqlite3 -cmd '.timeout 5000' "$DATA/imagebin.db" "SELECT j.completed_at - i.created_at FROM jobs j JOIN items i ON i.id = j.payload
   WHERE j.kind = 'scan' AND j.state = 'succeeded' AND i.created_at >= $T0 ORDER BY 1" >"$WORK/latency"
 LAT=$(awk '{ a[NR] = $1 } END { printf "%d %d %d %d %d", NR, a[int((NR + 1) / 2)], a[int(NR * 0.95 + 0.999)], a[int(NR * 0.99 + 0.999)], a[NR] }' "$WORK/latency")
 read -r LAT_N LAT_P50 LAT_P95 LAT_P99 LAT_MAX <<<"$LAT"
-LOAD_STATES=$(sqlite3 "$DATA/imagebin.db" "SELECT scan_state || ':' || count(*) FROM items WHERE created_at >= $T0 GROUP BY scan_state" | paste -sd' ')
+LOAD_STATES=$(sqlite3 -cmd '.timeout 5000' "$DATA/imagebin.db" "SELECT scan_state || ':' || count(*) FROM items WHERE created_at >= $T0 GROUP BY scan_state" | paste -sd' ')
 stop_node
 log "upload -> passed: p50 $LAT_P50 ms, p95 $LAT_P95 ms over $LAT_N uploads"
 

@@ -47,7 +47,7 @@ public sealed class ScanJob(
         var itemId = job.Payload;
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var item = await db.Items.AsNoTracking().Where(i => i.Id == itemId)
-            .Select(i => new { i.BlobSha256, i.Extension, i.ScanState, i.ScanEvidence }).FirstOrDefaultAsync(cancellationToken);
+            .Select(i => new { i.BlobSha256, i.Frames, i.ScanState, i.ScanEvidence }).FirstOrDefaultAsync(cancellationToken);
         // Deleted meanwhile, or decided by an earlier run; an item hidden by reports before its scan still gets one.
         if (item is null || !(item.ScanState is ScanState.Pending or ScanState.Scanning || (item.ScanState == ScanState.Held && item.ScanEvidence is null)))
         {
@@ -76,7 +76,7 @@ public sealed class ScanJob(
                 local = temporary;
             }
 
-            verdict = await ScanAsync(itemId, local, item.BlobSha256, item.Extension, evidence, timings, cancellationToken);
+            verdict = await ScanAsync(itemId, local, item.BlobSha256, item.Frames, evidence, timings, cancellationToken);
         }
         finally
         {
@@ -143,7 +143,7 @@ public sealed class ScanJob(
     }
 
     private async Task<Verdict> ScanAsync(
-        string itemId, string path, string sha256, string extension, ScanEvidence evidence, StageTimings timings, CancellationToken cancellationToken)
+        string itemId, string path, string sha256, int frames, ScanEvidence evidence, StageTimings timings, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var holds = new List<string>();
@@ -211,9 +211,12 @@ public sealed class ScanJob(
 
         timings.Mark("sha256");
 
-        // 3. Every pixel of every frame decodes.
-        var animated = extension is "gif" or "webp" or "avif";
-        if (Decode(path, animated) is { } failure)
+        // 3. Every pixel of every frame decodes. A still image of moderate size is decoded once, into memory, and the
+        // later stages read those pixels; larger ones and animations stream through each stage instead.
+        var animated = frames > 1;
+        var (failure, pixels) = Decode(path, animated);
+        using var decoded = pixels;
+        if (failure is not null)
         {
             evidence.Stages.Add(new(ScanStages.Decode, "libvips", LibvipsVersion, "undecodable", failure));
             return new Verdict(ScanState.Rejected, Classification.Unknown, $"Not a decodable image: {failure}", null);
@@ -223,7 +226,7 @@ public sealed class ScanJob(
         timings.Mark(ScanStages.Decode);
 
         // 4. The perceptual list, in all eight orientations.
-        var pdq = Pdq.ComputeFile(path);
+        var pdq = decoded is null ? Pdq.ComputeFile(path) : Pdq.Compute(decoded);
         var pdqScores = new Dictionary<string, double> { ["quality"] = pdq.Quality };
         if (pdq.Quality < settings.PdqMinQuality)
         {
@@ -251,8 +254,8 @@ public sealed class ScanJob(
         var classification = Classification.Unknown;
         if (settings.Classifier.Enabled)
         {
-            var frames = classifier.ClassifyFrames(path, animated ? settings.Classifier.MaxFrames : 1);
-            var worst = frames.MaxBy(f => (f.Porn + f.Hentai, f.Sexy))!;
+            var results = decoded is null ? classifier.ClassifyFrames(path, animated ? settings.Classifier.MaxFrames : 1) : [classifier.Classify(decoded)];
+            var worst = results.MaxBy(f => (f.Porn + f.Hentai, f.Sexy))!;
             var (label, uncertain) = Classify(worst, settings.Classifier);
             classification = label;
             var scores = new Dictionary<string, double>
@@ -262,7 +265,7 @@ public sealed class ScanJob(
                 ["neutral"] = Math.Round(worst.Neutral, 4),
                 ["porn"] = Math.Round(worst.Porn, 4),
                 ["sexy"] = Math.Round(worst.Sexy, 4),
-                ["frames"] = frames.Count,
+                ["frames"] = results.Count,
             };
             evidence.Stages.Add(new(ScanStages.Classifier, "nsfw-mobilenetv2", classifier.ModelVersion, uncertain ? "uncertain" : label, null, scores));
             if (uncertain)
@@ -313,20 +316,39 @@ public sealed class ScanJob(
         return version;
     }
 
-    /// <summary>Returns null when every pixel decodes, else the decoder's complaint.</summary>
-    private static string? Decode(string path, bool animated)
+    /// <summary>Still images whose decoded pixels fit in this many bytes (16 MP of 8-bit RGB) are decoded once, into memory.</summary>
+    private const long InMemoryBytes = 48_000_000;
+
+    /// <summary>
+    /// Decodes every pixel. Returns the decoder's complaint when that fails; otherwise, for a still image of at most
+    /// <see cref="InMemoryBytes"/> decoded, the pixels for the later stages (the caller disposes them).
+    /// </summary>
+    private static (string? Failure, Image? Pixels) Decode(string path, bool animated)
     {
         try
         {
             using var image = Image.NewFromFile(path, access: Enums.Access.Sequential, failOn: Enums.FailOn.Error,
                 kwargs: animated ? new VOption { { "n", -1 } } : null);
+            var sampleBytes = image.Format switch
+            {
+                Enums.BandFormat.Uchar or Enums.BandFormat.Char => 1,
+                Enums.BandFormat.Ushort or Enums.BandFormat.Short => 2,
+                Enums.BandFormat.Double or Enums.BandFormat.Complex => 8,
+                Enums.BandFormat.Dpcomplex => 16,
+                _ => 4,
+            };
+            if (!animated && (long)image.Width * image.Height * image.Bands * sampleBytes <= InMemoryBytes)
+            {
+                return (null, image.CopyMemory());
+            }
+
             // Averaging visits every pixel, so the whole file is decoded, streaming, in bounded memory.
             image.Avg();
-            return null;
+            return (null, null);
         }
         catch (VipsException exception)
         {
-            return exception.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "decode failed";
+            return (exception.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "decode failed", null);
         }
     }
 
