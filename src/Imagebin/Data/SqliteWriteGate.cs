@@ -23,6 +23,9 @@ public sealed class SqliteWriteGate : IDbTransactionInterceptor, IDbCommandInter
     private readonly ConditionalWeakTable<DbConnection, Holder> _transactions = new();
     private readonly ConditionalWeakTable<DbCommand, Holder> _commands = new();
 
+    /// <summary>Permits free: 1 when no writer holds the gate, 0 while one does (for tests and diagnostics).</summary>
+    internal int Available => _gate.CurrentCount;
+
     private sealed class Holder
     {
         public int Held;
