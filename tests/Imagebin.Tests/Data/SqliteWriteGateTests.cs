@@ -90,17 +90,27 @@ public sealed class SqliteWriteGateTests : IAsyncLifetime
     [Fact]
     public async Task BeginTransactionCancelledAfterTheGateAdmitsIt_ReleasesTheGate()
     {
-        // The request is aborted in the moment between the gate letting the transaction in and EF beginning it:
-        // EF's BeginTransactionAsync then throws without any event, and leaves its connection open.
+        // The request is aborted in the moment the gate lets its transaction in. EF's BeginTransactionAsync checked the
+        // token once more before BEGIN and, when it threw, raised no event and left its connection open. Whether the
+        // begin now fails or succeeds, the permit must come back.
         using var aborted = new CancellationTokenSource();
         _saboteur.OnTransactionStarting = aborted.Cancel;
         await using (var db = await _contexts.CreateDbContextAsync())
         {
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.Database.BeginTransactionAsync(aborted.Token));
+            try
+            {
+                await using var transaction = await db.Database.BeginTransactionAsync(aborted.Token);
+                db.Jobs.Add(NewJob("aborted"));
+                await db.SaveChangesAsync(aborted.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
 
         _saboteur.OnTransactionStarting = null;
         await AssertWritersGetThroughAsync();
+        await AssertNoJobAsync("aborted");
     }
 
     [Fact]
@@ -121,23 +131,37 @@ public sealed class SqliteWriteGateTests : IAsyncLifetime
     [Fact]
     public async Task ContextReusedAfterAFailedBegin_DoesNotWaitOnItself()
     {
-        using var aborted = new CancellationTokenSource();
-        _saboteur.OnTransactionStarting = aborted.Cancel;
         await using var db = await _contexts.CreateDbContextAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => db.Database.BeginTransactionAsync(aborted.Token));
-        _saboteur.OnTransactionStarting = null;
-
-        // The same context goes on: a transaction and then a write outside one.
-        using var timeout = new CancellationTokenSource(WriteTimeout);
-        await using (var transaction = await db.Database.BeginTransactionAsync(timeout.Token))
+        await using (var outsider = new SqliteConnection(ConnectionString))
         {
-            db.Jobs.Add(NewJob("after"));
-            await db.SaveChangesAsync(timeout.Token);
-            await transaction.CommitAsync(timeout.Token);
+            await outsider.OpenAsync();
+            await using var outsiderTransaction = await outsider.BeginTransactionAsync();
+            await Assert.ThrowsAsync<SqliteException>(() => db.Database.BeginTransactionAsync());
         }
 
-        await db.Jobs.Where(j => j.Payload == "after").ExecuteUpdateAsync(set => set.SetProperty(j => j.Attempts, 1), timeout.Token);
+        // The same context goes on: a transaction and then a write outside one.
+        await AssertSameContextWritesAsync(db);
         await AssertWritersGetThroughAsync();
+    }
+
+    [Fact]
+    public async Task ExplicitlyOpenedConnection_NextTransactionAfterAnAbandonedOne_DoesNotWaitOnItself()
+    {
+        // EF leaves a connection its caller opened open when a transaction on it is disposed, so no close ends the hold;
+        // the next transaction on that connection shows the old one is over.
+        await using var db = await _contexts.CreateDbContextAsync();
+        await db.Database.OpenConnectionAsync();
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            db.Jobs.Add(NewJob("abandoned"));
+            await db.SaveChangesAsync();
+        }
+
+        db.ChangeTracker.Clear();
+        await AssertSameContextWritesAsync(db);
+        await db.Database.CloseConnectionAsync();
+        await AssertWritersGetThroughAsync();
+        await AssertNoJobAsync("abandoned");
     }
 
     [Fact]
@@ -326,6 +350,19 @@ public sealed class SqliteWriteGateTests : IAsyncLifetime
         }
 
         Assert.Equal(1, _gate.Available);
+    }
+
+    private static async Task AssertSameContextWritesAsync(ImagebinDb db)
+    {
+        using var timeout = new CancellationTokenSource(WriteTimeout);
+        await using (var transaction = await db.Database.BeginTransactionAsync(timeout.Token))
+        {
+            db.Jobs.Add(NewJob("after"));
+            await db.SaveChangesAsync(timeout.Token);
+            await transaction.CommitAsync(timeout.Token);
+        }
+
+        await db.Jobs.Where(j => j.Payload == "after").ExecuteUpdateAsync(set => set.SetProperty(j => j.Attempts, 1), timeout.Token);
     }
 
     private async Task AssertNoJobAsync(string payload)
