@@ -35,6 +35,7 @@ public static class DataSetup
             var connectionString = builder.Configuration.GetConnectionString("Imagebin")
                 ?? $"Data Source={Path.Combine(Path.GetFullPath(dataDir), "imagebin.db")}";
             var writeGate = new SqliteWriteGate();
+            services.AddSingleton(writeGate);
             services.AddPooledDbContextFactory<ImagebinDb>(options => options
                 .UseSqlite(connectionString)
                 .AddInterceptors(new SqlitePragmas(), writeGate));
