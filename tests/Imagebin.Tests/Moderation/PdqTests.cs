@@ -35,6 +35,23 @@ public sealed class PdqTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ReferenceVectors))]
+    public void ReferenceImage_Reduced_HashesWithinToleranceOfReference(string file, string expectedHex)
+    {
+        // The pipeline's path: the decoded image in memory, resized to 512 px at most (as Meta's C++ reference does).
+        using var image = Image.NewFromFile(ReferencePath(file));
+        using var decoded = image.CopyMemory();
+
+        var result = Pdq.ComputeReduced(decoded);
+
+        var distance = result.Hash.DistanceTo(PdqHash.Parse(expectedHex));
+        var full = Pdq.Compute(decoded);
+        output.WriteLine($"{file}: distance {distance} (full resolution {full.Hash.DistanceTo(PdqHash.Parse(expectedHex))}), quality {result.Quality}");
+        Assert.True(distance <= 16, $"{file} is {distance} bits from the reference");
+        Assert.True(Math.Abs(result.Quality - full.Quality) <= 10, $"{file}: quality {result.Quality} reduced, {full.Quality} in full");
+    }
+
     public static TheoryData<string, int> Transforms() => new()
     {
         { "rot90", 1 }, { "rot180", 2 }, { "rot270", 3 }, { "flipX", 4 }, { "flipY", 5 }, { "flipPlus1", 6 }, { "flipMinus1", 7 },

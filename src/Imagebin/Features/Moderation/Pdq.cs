@@ -120,6 +120,27 @@ public static class Pdq
         return Compute(reduced);
     }
 
+    /// <summary>The side above which <see cref="ComputeReduced"/> resizes first, as Meta's C++ reference does.</summary>
+    public const int ReducedSide = 512;
+
+    /// <summary>
+    /// Hashes an image that is already decoded (in memory) the way Meta's C++ reference does: a picture larger than
+    /// <see cref="ReducedSide"/> on either side is first resized to at most 512 × 512 (aspect kept; PDQ's 64 × 64 sampling
+    /// stretches it anyway), then hashed as <see cref="Compute(Image)"/> hashes. Several times faster on large pictures;
+    /// within the reference's tolerance of the full-resolution hash (PdqTests).
+    /// </summary>
+    public static PdqResult ComputeReduced(Image image)
+    {
+        if (image.Width <= ReducedSide && image.Height <= ReducedSide)
+        {
+            return Compute(image);
+        }
+
+        var scale = Math.Min((double)ReducedSide / image.Width, (double)ReducedSide / image.Height);
+        using var reduced = image.Resize(scale, kernel: Enums.Kernel.Linear);
+        return Compute(reduced);
+    }
+
     /// <summary>
     /// Hashes the stored pixels as they are: no EXIF auto-rotation (the caller decides), alpha ignored as the reference does
     /// (it hashes the colour bands of RGBA images; flattening would make our hashes disagree with shared hash lists).

@@ -226,7 +226,7 @@ public sealed class ScanJob(
         timings.Mark(ScanStages.Decode);
 
         // 4. The perceptual list, in all eight orientations.
-        var pdq = decoded is null ? Pdq.ComputeFile(path) : Pdq.Compute(decoded);
+        var pdq = decoded is null ? Pdq.ComputeFile(path) : Pdq.ComputeReduced(decoded);
         var pdqScores = new Dictionary<string, double> { ["quality"] = pdq.Quality };
         if (pdq.Quality < settings.PdqMinQuality)
         {
