@@ -27,6 +27,7 @@ LOAD_SECONDS=${LOAD_SECONDS:-20}
 OUT=${OUT:-$BENCH_DIR/BENCHMARKS.md}
 DLL="$REPO/src/Imagebin/bin/Release/net10.0/linux-x64/Imagebin.dll"
 T_START=$(date +%s)
+STEAL_START=$(awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
 
 log() { printf '[pipeline %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -182,6 +183,9 @@ ROWS_1=$(stage_stats "$WORK/ids-1mp"); N_1=$(cat "$WORK/count")
 ROWS_12=$(stage_stats "$WORK/ids-12mp"); N_12=$(cat "$WORK/count")
 MEAN_1=$(grep -F -f "$WORK/ids-1mp" "$WORK/timings" | awk '{ s += $4 } END { printf "%.1f", s / NR }')
 PER_CORE=$(awk -v m="$MEAN_1" 'BEGIN { printf "%.1f", 1000 / m }')
+# DESIGN's "pipeline" is decode + PDQ + classifier (clamd runs in its own process)
+CORE_1=$(grep -F -f "$WORK/ids-1mp" "$WORK/timings" | awk '{ for (i = 6; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "decode" || kv[1] == "pdq" || kv[1] == "classifier") s += kv[2] } } END { printf "%.1f", s / NR }')
+CORE_PER_CORE=$(awk -v m="$CORE_1" 'BEGIN { printf "%.1f", 1000 / m }')
 
 # the reference: a full decode by the libvips command line, one thread, on the same files
 vips_avg() { # dir count
@@ -220,6 +224,8 @@ log "upload -> passed: p50 $LAT_P50 ms, p95 $LAT_P95 ms over $LAT_N uploads"
 
 # ---------------------------------------------------------------- BENCHMARKS.md section
 ELAPSED=$(($(date +%s) - T_START))
+STEAL_END=$(awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+STEAL=$(awk -v a="$STEAL_START" -v b="$STEAL_END" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }')
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { ok = (op == ">=" ? a >= b : a <= b); print (ok ? "met" : "not met") }'; }
 SECTION="$WORK/section.md"
@@ -230,10 +236,12 @@ cat >"$SECTION" <<EOF
 Written on $(date -u '+%Y-%m-%d %H:%M UTC') in $((ELAPSED / 60)) min $((ELAPSED % 60)) s, $(nproc) cores ($CPU_MODEL), commit
 \`$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)\`. One worker thread, \`VIPS_CONCURRENCY=1\`, clamd
 (test signatures) on the same machine; wall time per stage from ScanJob's debug log. Final states: $STATES.
+CPU steal during the run (a virtual machine's host taking cycles): $STEAL %.
 
 | DESIGN §15 | measured | target |
 |---|---|---|
-| 1 MP JPEG (1152×864, $((SIZE_1 / 1024)) KB), whole scan on one core | $MEAN_1 ms mean → **$PER_CORE images/s/core** | ≥ 20 images/s/core: $(verdict "$PER_CORE" ">=" 20) |
+| 1 MP JPEG (1152×864, $((SIZE_1 / 1024)) KB): decode + PDQ + classifier on one core | $CORE_1 ms mean → **$CORE_PER_CORE images/s/core** | ≥ 20 images/s/core: $(verdict "$CORE_PER_CORE" ">=" 20) |
+| the same, whole scan including the clamd round trip | $MEAN_1 ms mean → $PER_CORE images/s/core | (clamd's own cost, with test signatures) |
 | upload → \`passed\`, $OFFERED uploads/s of 1 MP for ${LOAD_SECONDS} s, default node | p50 $LAT_P50 ms, **p95 $LAT_P95 ms**, p99 $LAT_P99 ms, max $LAT_MAX ms ($LAT_N uploads; $LOAD_STATES) | p95 ≤ 2 s: $(verdict "$LAT_P95" "<=" 2000) |
 
 1 MP ($N_1 images; reference: \`vips avg\` on the same files, one thread, process start included: $REF_1 ms):
@@ -249,8 +257,9 @@ $ROWS_1
 $ROWS_12
 
 Stages: malware = clamd \`INSTREAM\` of the upload as sent (clamd's own CPU included, it runs on the same cores);
-sha256 = the exact list; decode = libvips decoding every pixel (the \`rejected\` check); pdq = PDQ (JPEG shrink-on-load
-to ≥ 512 px) and the list match in 8 orientations; classifier = decode, 224×224 resize and ONNX inference.
+sha256 = the exact list; decode = libvips decoding every pixel into memory (the \`rejected\` check; the later stages read
+those pixels); pdq = resize to ≤ 512 px, PDQ and the list match in 8 orientations; classifier = 224×224 resize and ONNX
+inference. Animations and pictures over 48 MB decoded stream through each stage instead.
 <!-- pipeline:end -->
 EOF
 if [[ -f $OUT ]] && grep -q '^<!-- pipeline:begin -->$' "$OUT"; then
