@@ -79,9 +79,9 @@ public sealed class VisionCaptionerTests : IAsyncLifetime
         Assert.Equal("array", (string?)schema["properties"]!["tags"]!["type"]);
         Assert.Equal(10, (int?)schema["properties"]!["tags"]!["maxItems"]);
 
+        Assert.Equal($"Bearer {ApiKey}", request.Authorization);
         if (provider == CaptionProvider.OpenAI)
         {
-            Assert.Equal($"Bearer {ApiKey}", request.Authorization);
             Assert.Equal(0, (double?)request.Body["temperature"]);
         }
         else

@@ -121,6 +121,12 @@ public static class CaptionersSetup
         if (options.Provider == CaptionProvider.Ollama)
         {
             httpClient.BaseAddress = new Uri(endpoint + "/");
+            // Ollama itself takes no key; a proxy in front of it (or a hosted Ollama) may want a bearer token.
+            if (!string.IsNullOrEmpty(options.ApiKey))
+            {
+                httpClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.ApiKey);
+            }
+
             return new OllamaChatClient(httpClient, options.Model!);
         }
 
