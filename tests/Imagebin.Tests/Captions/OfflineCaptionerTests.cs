@@ -214,6 +214,25 @@ public sealed class OfflineCaptionerTests : IDisposable
     }
 
     [Fact]
+    public async Task Caption_SmoothSkyOverGrainyGroundAtScreenSize_IsNotScreenshot()
+    {
+        // A smooth gradient is flat between neighbours and the horizon is a hard edge, but no colour repeats exactly.
+        using var xyz = Image.Xyz(1920, 1080);
+        using var y = xyz[1];
+        using var sky = (y * new[] { 0.12, 0.10, 0.03 } + new[] { 60.0, 110.0, 200.0 }).Cast(Enums.BandFormat.Uchar);
+        using var noise = Image.Gaussnoise(1920, 1080, sigma: 12, mean: 90, seed: 3);
+        using var ground = noise.Bandjoin(noise * 0.9, noise * 0.5).Cast(Enums.BandFormat.Uchar);
+        using var mask = (y > 650).Ifthenelse(255, 0).Cast(Enums.BandFormat.Uchar);
+        using var picture = mask.Ifthenelse(ground, sky).Copy(interpretation: Enums.Interpretation.Srgb);
+        var path = Path.Combine(directory, "landscape.png");
+        picture.Pngsave(path);
+
+        var result = await CaptionAsync(path);
+
+        Assert.DoesNotContain("screenshot", result.Tags);
+    }
+
+    [Fact]
     public async Task Caption_FlatPictureOfNoScreenSize_IsNotScreenshot()
     {
         var result = await CaptionAsync(Save(Screenshot(1000, 700), "window.png"));
