@@ -14,7 +14,7 @@ public sealed class OfflineCaptioner : ICaptioner
     /// <summary>Recorded as the model; bump it when any rule or threshold below changes what an image gets.</summary>
     public const string Version = "offline-1";
 
-    /// <summary>The longest side the image is decoded at: enough for colour shares and flat areas, cheap with shrink-on-load.</summary>
+    /// <summary>The longest side the image is decoded at: enough for colour shares and a screen's repeated colours, cheap with shrink-on-load.</summary>
     internal const int AnalysisSide = 256;
 
     public string Name => "offline";
