@@ -64,6 +64,10 @@ public sealed class Item
     public string? AiCaption { get; set; }
     public string AiTags { get; set; } = "";
     public bool AiOptOut { get; set; }
+    /// <summary>Which captioner and model wrote the caption: <c>offline:offline-1</c>, <c>openai:qwen2.5-vl</c>.</summary>
+    public string? AiCaptionSource { get; set; }
+    /// <summary>Why the last caption attempt failed (when <see cref="AiCaptionState"/> is <c>failed</c>).</summary>
+    public string? AiCaptionError { get; set; }
     /// <summary>The PDQ perceptual hash of the stored pixels (64 hex digits), once the scan computed it.</summary>
     public string? PdqHash { get; set; }
     public int? PdqQuality { get; set; }
