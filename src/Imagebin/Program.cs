@@ -1,6 +1,7 @@
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Features.Admin;
+using Imagebin.Features.Captions;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
@@ -16,6 +17,7 @@ builder.AddJobs();
 builder.AddAccounts();
 builder.AddItems();
 builder.AddModeration();
+builder.AddCaptions();
 builder.AddAdmin();
 
 var app = builder.Build();
@@ -33,6 +35,7 @@ if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("
     app.UseAuthorization();
 
     app.MapItemsApi();
+    app.MapAccountApi();
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();

@@ -62,7 +62,7 @@ public sealed class RestartTests
 
         Assert.Equal("passed", scanned.GetProperty("scan_state").GetString());
         await using var check = second.Services.CreateAsyncScope();
-        var job = await check.ServiceProvider.GetRequiredService<ImagebinDb>().Jobs.SingleAsync(j => j.Payload == id);
+        var job = await check.ServiceProvider.GetRequiredService<ImagebinDb>().Jobs.SingleAsync(j => j.Payload == id && j.Kind == "scan");
         Assert.Equal(JobState.Succeeded, job.State);
         Assert.Equal(2, job.Attempts);
     }

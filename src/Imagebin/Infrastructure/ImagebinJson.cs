@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Imagebin.Features.Accounts;
 using Imagebin.Features.Items;
 using Imagebin.Features.Moderation;
 
@@ -12,6 +13,7 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(ItemListDto))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(ScanEvidence))]
+[JsonSerializable(typeof(AccountDto))]
 [JsonSerializable(typeof(AdminItemDto))]
 [JsonSerializable(typeof(ReviewListDto))]
 [JsonSerializable(typeof(ReportListDto))]

@@ -16,9 +16,10 @@ public static class AdminCommands
           keys revoke <key-id>
           migrate
           migrate-store --from-data-dir <dir> [--from-blobs <dir>]
+          captions run (--all | --state failed,ready,… | --items id,id,…) [--account <name>]
         """;
 
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys" or "migrate" or "migrate-store";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys" or "migrate" or "migrate-store" or "captions";
 
     /// <summary><c>migrate</c> applies the schema even with <c>Database:MigrateOnStart=false</c>.</summary>
     public static bool IsMigrate(string[] args) => args.Length > 0 && args[0] is "migrate" or "migrate-store";
@@ -89,6 +90,34 @@ public static class AdminCommands
                     return 0;
                 }
 
+                case ("captions", "run"):
+                {
+                    var states = options.Get("state")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    var ids = options.Get("items")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    if (!options.Flags.Contains("all") && states is null && ids is null)
+                    {
+                        throw new ArgumentException("Say which items: --all, --state failed,ready,… or --items id,id,….");
+                    }
+
+                    string[] known = [Data.AiCaptionState.Pending, Data.AiCaptionState.Processing, Data.AiCaptionState.Ready, Data.AiCaptionState.Failed, Data.AiCaptionState.Skipped];
+                    if (states?.Except(known).FirstOrDefault() is { } unknown)
+                    {
+                        throw new ArgumentException($"Unknown caption state '{unknown}'; one of {string.Join(", ", known)} (opted-out items are never captioned).");
+                    }
+
+                    string? ownerId = null;
+                    if (options.Get("account") is { } accountName)
+                    {
+                        ownerId = (await scope.ServiceProvider.GetRequiredService<AccountService>().FindByNameAsync(accountName, CancellationToken.None)
+                            ?? throw new ArgumentException($"No account named '{accountName}'.")).Id;
+                    }
+
+                    var queued = await scope.ServiceProvider.GetRequiredService<Captions.CaptionBatch>()
+                        .QueueAsync(new Captions.CaptionBatch.Selection(ids, states, ownerId), output, CancellationToken.None);
+                    output.WriteLine($"Queued {queued} items for captioning; workers take them from the job queue.");
+                    return 0;
+                }
+
                 default:
                     throw new ArgumentException($"Unknown command '{string.Join(' ', args.Take(2))}'.");
             }
@@ -120,7 +149,7 @@ public static class AdminCommands
 
     private sealed record Options(List<string> Positional, Dictionary<string, string> Values, HashSet<string> Flags)
     {
-        private static readonly HashSet<string> KnownFlags = ["admin"];
+        private static readonly HashSet<string> KnownFlags = ["admin", "all"];
 
         public string? Get(string name) => Values.GetValueOrDefault(name);
 

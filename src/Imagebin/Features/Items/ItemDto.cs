@@ -39,6 +39,10 @@ public sealed class OwnerItemDto : ItemDto
     /// <summary>What each moderation stage decided and with what (engine, list or model version, scores).</summary>
     public IReadOnlyList<StageRecord>? ScanEvidence { get; init; }
     public required string AiCaptionState { get; init; }
+    /// <summary>Which captioner and model wrote the caption (<c>offline:offline-1</c>, <c>openai:…</c>).</summary>
+    public string? AiCaptionSource { get; init; }
+    /// <summary>Why captioning failed, when <c>ai_caption_state</c> is <c>failed</c>.</summary>
+    public string? AiCaptionError { get; init; }
     public bool AiOptout { get; init; }
     public long? DlLimit { get; init; }
 }
@@ -58,6 +62,8 @@ public static class ItemMapping
             ScanReason = item.ScanReason,
             ScanEvidence = Moderation.ScanEvidence.FromJson(item.ScanEvidence)?.Stages,
             AiCaptionState = item.AiCaptionState,
+            AiCaptionSource = item.AiCaptionSource,
+            AiCaptionError = item.AiCaptionError,
             AiOptout = item.AiOptOut,
             DlLimit = item.DlLimit,
         }.Fill(item, site, pendingDownloads);

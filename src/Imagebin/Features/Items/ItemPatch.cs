@@ -118,11 +118,14 @@ public static class ItemPatch
             {
                 item.AiCaption = null;
                 item.AiTags = "";
+                item.AiCaptionSource = null;
+                item.AiCaptionError = null;
                 item.AiCaptionState = AiCaptionState.OptedOut;
             }
             else if (item.AiCaptionState == AiCaptionState.OptedOut)
             {
-                item.AiCaptionState = AiCaptionState.Pending;
+                // Opting back in queues a caption (ItemsApi), unless the image is withdrawn.
+                item.AiCaptionState = Media.ScanStates.IsWithdrawn(item.ScanState) ? AiCaptionState.Skipped : AiCaptionState.Pending;
             }
         }
     }

@@ -3,10 +3,12 @@ using System.Text;
 using System.Text.Json;
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
+using Imagebin.Features.Captions;
 using Imagebin.Features.Items.Ingest;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
+using Imagebin.Jobs;
 using Imagebin.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -291,7 +293,8 @@ public static class ItemsApi
                 (i.Title != null && i.Title.ToLower().Contains(needle))
                 || (i.Description != null && i.Description.ToLower().Contains(needle))
                 || i.Tags.ToLower().Contains(needle)
-                || (i.AiCaption != null && i.AiCaption.ToLower().Contains(needle)));
+                || (i.AiCaption != null && i.AiCaption.ToLower().Contains(needle))
+                || i.AiTags.ToLower().Contains(needle));
         }
 
         var pageSize = DefaultPageSize;
@@ -327,6 +330,7 @@ public static class ItemsApi
         SiteUrls site,
         MediaCatalog catalog,
         DownloadCounter downloads,
+        JobQueue jobs,
         IOptions<LimitsOptions> limits,
         CancellationToken cancellationToken)
     {
@@ -349,8 +353,30 @@ public static class ItemsApi
         }
 
         var fields = await ItemPatch.ReadAsync(request.Body, new ItemFieldParser(limits.Value), cancellationToken);
+        var wasOptedOut = item.AiOptOut;
         ItemPatch.Apply(item, fields);
-        await db.SaveChangesAsync(cancellationToken);
+        var queueCaption = wasOptedOut && !item.AiOptOut && item.AiCaptionState == AiCaptionState.Pending && item.ScanState == ScanState.Passed;
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            if (item.AiOptOut && !wasOptedOut)
+            {
+                // Work not yet started is cancelled; a caption being made now is dropped when it finds the opt-out.
+                await CaptionJob.CancelQueuedAsync(db, id, cancellationToken);
+            }
+            else if (queueCaption)
+            {
+                await CaptionJob.EnqueueAsync(jobs, db, id, cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        if (queueCaption)
+        {
+            jobs.Wake();
+        }
+
         await catalog.ChangedAsync(id, CancellationToken.None);
         return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
     }

@@ -3,6 +3,7 @@ using Imagebin.Data;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
 using Imagebin.Infrastructure;
+using Imagebin.Jobs;
 using Imagebin.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ namespace Imagebin.Features.Moderation;
 public sealed class Reviews(
     ImagebinDb db,
     HashLists hashLists,
+    JobQueue jobs,
     IBlobStore store,
     MediaCatalog catalog,
     SiteUrls site,
@@ -132,6 +134,13 @@ public sealed class Reviews(
         }
 
         await ResolveReportsAsync(item.Id, Approve, now, cancellationToken);
+        var caption = !item.AiOptOut && item.AiCaptionState is AiCaptionState.Pending or AiCaptionState.Skipped or AiCaptionState.Failed;
+        if (caption)
+        {
+            item.AiCaptionState = AiCaptionState.Pending;
+            await Captions.CaptionJob.EnqueueAsync(jobs, db, item.Id, cancellationToken);
+        }
+
         Audit.Record(db, now, actorId, Audit.ReviewApprove, item.Id, new()
         {
             ["reason"] = reason,
@@ -140,6 +149,11 @@ public sealed class Reviews(
         });
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        if (caption)
+        {
+            jobs.Wake();
+        }
+
         if (previous == ScanState.Removed)
         {
             await hashLists.ChangedAsync(CancellationToken.None);
@@ -204,6 +218,13 @@ public sealed class Reviews(
         item.ReviewSince = null;
         item.OpenReports = 0;
         item.ScanEvidence = AddStage(item.ScanEvidence, new StageRecord(ScanStages.Review, "moderator", actorId, Remove, reason));
+        if (!item.AiOptOut)
+        {
+            item.AiCaptionState = AiCaptionState.Skipped;
+            item.AiCaption = null;
+            item.AiTags = "";
+        }
+
         await ResolveReportsAsync(item.Id, Remove, now, cancellationToken);
 
         // Other uploads of the very same bytes go with it (later ones are stopped by the list).
@@ -218,6 +239,10 @@ public sealed class Reviews(
                 .SetProperty(i => i.ScanReason, $"The same file as an image a moderator removed: {reason}")
                 .SetProperty(i => i.ReviewRank, (int?)null)
                 .SetProperty(i => i.ReviewSince, (long?)null), cancellationToken);
+            foreach (var copy in copies)
+            {
+                await Captions.CaptionJob.SkipAsync(db, copy, cancellationToken);
+            }
         }
 
         Audit.Record(db, now, actorId, Audit.ReviewRemove, item.Id, new()

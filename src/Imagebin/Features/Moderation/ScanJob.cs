@@ -23,6 +23,7 @@ public sealed class ScanJob(
     MediaCatalog catalog,
     HashLists hashLists,
     NsfwClassifier classifier,
+    JobQueue jobs,
     IOptions<ModerationOptions> options,
     TimeProvider time,
     ILogger<ScanJob> logger) : IJobHandler
@@ -116,6 +117,16 @@ public sealed class ScanJob(
                     .SetProperty(i => i.PdqHash, pdqHash)
                     .SetProperty(i => i.PdqQuality, pdqQuality),
                     cancellationToken);
+        }
+
+        // The caption comes once the image may be public; withdrawn images are not captioned.
+        if (verdict.State == ScanState.Passed && updated > 0)
+        {
+            await QueueCaptionAsync(db, itemId, cancellationToken);
+        }
+        else if (ScanStates.IsWithdrawn(verdict.State))
+        {
+            await Captions.CaptionJob.SkipAsync(db, itemId, cancellationToken);
         }
 
         await catalog.ChangedAsync(itemId, cancellationToken);
@@ -283,6 +294,15 @@ public sealed class ScanJob(
         return holds.Count > 0
             ? new Verdict(ScanState.Held, classification, string.Join(' ', holds), pdq)
             : new Verdict(ScanState.Passed, classification, null, pdq);
+    }
+
+    private async Task QueueCaptionAsync(ImagebinDb db, string itemId, CancellationToken cancellationToken)
+    {
+        if (await db.Items.AnyAsync(i => i.Id == itemId && !i.AiOptOut && i.AiCaptionState == AiCaptionState.Pending, cancellationToken))
+        {
+            await Captions.CaptionJob.EnqueueAsync(jobs, db, itemId, cancellationToken);
+            jobs.Wake();
+        }
     }
 
     /// <summary>nsfwjs's five scores to a classification; the band below the explicit threshold is uncertain.</summary>

@@ -1,0 +1,95 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Imagebin.Data;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Imagebin.Features.Accounts;
+
+/// <summary>The caller's own account: <c>GET /api/v1/account</c> and the defaults it sets for new uploads.</summary>
+public sealed record AccountDto(string Id, string Name, string Role, bool AiOptout, long CreatedAt)
+{
+    public static AccountDto From(Account account) => new(account.Id, account.Name, account.Role, account.AiOptOut, account.CreatedAt);
+}
+
+public static class AccountApi
+{
+    private const int MaxBody = 16 * 1024;
+
+    public static IEndpointRouteBuilder MapAccountApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/account").WithTags("Account");
+        api.MapGet("", GetAsync).RequireAuthorization(Scopes.ImageRead);
+        api.MapPatch("", PatchAsync).RequireAuthorization(Scopes.ImageCreate).DisableAntiforgery();
+        return app;
+    }
+
+    private static async Task<Results<Ok<AccountDto>, ApiError>> GetAsync(ClaimsPrincipal user, ImagebinDb db, CancellationToken cancellationToken)
+    {
+        var account = await db.Accounts.AsNoTracking().FirstOrDefaultAsync(a => a.Id == user.AccountId(), cancellationToken);
+        return account is null ? new ApiError(ErrorCodes.NotFound, "No such account.") : TypedResults.Ok(AccountDto.From(account));
+    }
+
+    /// <summary>
+    /// Changes the account's defaults: <c>{"ai_optout": true}</c> makes new uploads opt out of AI captions (existing items
+    /// keep their own setting; change those with <c>PATCH /api/v1/items/{id}</c>).
+    /// </summary>
+    private static async Task<Results<Ok<AccountDto>, ApiError>> PatchAsync(
+        HttpRequest request, ClaimsPrincipal user, ImagebinDb db, CancellationToken cancellationToken)
+    {
+        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false)
+            && !(request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return new ApiError(ErrorCodes.UnsupportedMediaType, "Send the changes as application/json.");
+        }
+
+        if (request.ContentLength > MaxBody)
+        {
+            return new ApiError(ErrorCodes.RequestTooLarge, $"The body is limited to {MaxBody / 1024} KiB.");
+        }
+
+        bool? aiOptOut = null;
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object.");
+            }
+
+            foreach (var member in document.RootElement.EnumerateObject())
+            {
+                if (member.Name != "ai_optout")
+                {
+                    return new ApiError(ErrorCodes.InvalidRequest, $"Unknown member '{(member.Name.Length > 40 ? member.Name[..40] + "…" : member.Name)}'; the account has: ai_optout.");
+                }
+
+                if (member.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    return new ApiError(ErrorCodes.InvalidRequest, "'ai_optout' must be true or false.");
+                }
+
+                aiOptOut = member.Value.GetBoolean();
+            }
+        }
+        catch (JsonException exception)
+        {
+            return new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}.");
+        }
+
+        var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == user.AccountId(), cancellationToken);
+        if (account is null)
+        {
+            return new ApiError(ErrorCodes.NotFound, "No such account.");
+        }
+
+        if (aiOptOut is { } value)
+        {
+            account.AiOptOut = value;
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return TypedResults.Ok(AccountDto.From(account));
+    }
+}
