@@ -24,6 +24,11 @@ public sealed class JobsOptions
 
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>How long a succeeded job's row is kept (for "what ran when") before the maintenance sweep deletes it.
+    /// Failed jobs are kept: their error is what an operator looks for.</summary>
+    [Range(0, 24 * 365)]
+    public int KeepSucceededHours { get; set; } = 24 * 7;
 }
 
 /// <summary>

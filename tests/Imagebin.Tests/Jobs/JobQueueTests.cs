@@ -25,6 +25,28 @@ public sealed class JobQueueTests
     }
 
     [Theory, Backends]
+    public async Task MaintenanceSweep_DeletesOldSucceededJobs_KeepsRecentAndFailedOnes(Backend backend)
+    {
+        await using var app = new ImagebinApp(backend, new() { ["Jobs:KeepSucceededHours"] = "1" });
+        _ = app.Server;
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await using (var db = await app.Services.GetRequiredService<IDbContextFactory<ImagebinDb>>().CreateDbContextAsync())
+        {
+            db.Jobs.AddRange(
+                new Job { Kind = "old", Payload = "a", State = JobState.Succeeded, CompletedAt = now - 2 * 3_600_000 },
+                new Job { Kind = "recent", Payload = "b", State = JobState.Succeeded, CompletedAt = now - 60_000 },
+                new Job { Kind = "failed", Payload = "c", State = JobState.Failed, CompletedAt = now - 2 * 3_600_000, LastError = "kept" });
+            await db.SaveChangesAsync();
+        }
+
+        await app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Imagebin.Features.Media.Maintenance>().Single()
+            .RunOnceAsync(CancellationToken.None);
+
+        await using var check = await app.Services.GetRequiredService<IDbContextFactory<ImagebinDb>>().CreateDbContextAsync();
+        Assert.Equal(["failed", "recent"], (await check.Jobs.Where(j => j.Kind == "old" || j.Kind == "recent" || j.Kind == "failed").Select(j => j.Kind).ToListAsync()).Order());
+    }
+
+    [Theory, Backends]
     public async Task UniqueKey_QueuesOneJobUntilItFinishes(Backend backend)
     {
         await using var app = App(backend, new RecordingHandler(), ("Imagebin:Roles", "api,authority"));

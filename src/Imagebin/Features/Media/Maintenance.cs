@@ -1,6 +1,8 @@
 using Imagebin.Data;
 using Imagebin.Features.Items.Ingest;
+using Imagebin.Jobs;
 using Imagebin.Storage;
+using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
 
 namespace Imagebin.Features.Media;
@@ -68,6 +70,10 @@ public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, B
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // Every upload leaves a scan and a caption job behind; succeeded ones are only history.
+        var keep = scope.ServiceProvider.GetRequiredService<IOptions<JobsOptions>>().Value.KeepSucceededHours * 3_600_000L;
+        await db.Jobs.Where(j => j.State == JobState.Succeeded && j.CompletedAt < now - keep).ExecuteDeleteAsync(cancellationToken);
+
         var expired = await db.Items.Where(i => i.ExpiresAt <= now).OrderBy(i => i.ExpiresAt).Select(i => new { i.Id, i.BlobSha256 }).Take(1000).ToListAsync(cancellationToken);
         foreach (var item in expired)
         {
