@@ -159,7 +159,8 @@ for f in $(ls "$WORK/12mp" | sort -n); do upload "$WORK/12mp/$f" >>"$WORK/ids-12
 stop_node
 
 log "scanning them one at a time"
-start_node "$WORK/node-scan.log" Jobs__Concurrency=1 VIPS_CONCURRENCY=1 Logging__LogLevel__Imagebin.Features.Moderation.ScanJob=Debug
+start_node "$WORK/node-scan.log" Jobs__Concurrency=1 VIPS_CONCURRENCY=1 Logging__LogLevel__Imagebin.Features.Moderation.ScanJob=Debug \
+  Logging__LogLevel__Imagebin.Features.Captions.CaptionJob=Debug
 wait_drained 600
 stop_node
 STATES=$(sqlite3 -cmd '.timeout 5000' "$DATA/imagebin.db" "SELECT scan_state || ':' || count(*) FROM items GROUP BY scan_state" | paste -sd' ')
@@ -179,6 +180,11 @@ stage_stats() { # ids-file -> table rows; the number of scans goes to $WORK/coun
   line=$(awk '{ print $4 }' "$WORK/selected" | summarise)
   printf '| **whole scan** | %s |\n' "${line// / | }"
 }
+grep -A1 'CaptionJob' "$WORK/node-scan.log" | grep -o 'Captioned [0-9A-Za-z]* in [0-9.]*' >"$WORK/captions" || true
+caption_stats() { # ids-file -> "mean p50 p95" of the offline captioner
+  grep -F -f "$1" "$WORK/captions" | awk '{ print $4 }' | summarise
+}
+CAP_1=$(caption_stats "$WORK/ids-1mp"); CAP_12=$(caption_stats "$WORK/ids-12mp")
 ROWS_1=$(stage_stats "$WORK/ids-1mp"); N_1=$(cat "$WORK/count")
 ROWS_12=$(stage_stats "$WORK/ids-12mp"); N_12=$(cat "$WORK/count")
 MEAN_1=$(grep -F -f "$WORK/ids-1mp" "$WORK/timings" | awk '{ s += $4 } END { printf "%.1f", s / NR }')
@@ -249,12 +255,14 @@ CPU steal during the run (a virtual machine's host taking cycles): $STEAL %.
 | stage | mean (ms) | p50 (ms) | p95 (ms) |
 |---|---:|---:|---:|
 $ROWS_1
+| then the caption job (offline captioner) | ${CAP_1// / | } |
 
 12 MP (4000×3000, $((SIZE_12 / 1024)) KB, $N_12 images; \`vips avg\`: $REF_12 ms):
 
 | stage | mean (ms) | p50 (ms) | p95 (ms) |
 |---|---:|---:|---:|
 $ROWS_12
+| then the caption job (offline captioner) | ${CAP_12// / | } |
 
 Stages: malware = clamd \`INSTREAM\` of the upload as sent (clamd's own CPU included, it runs on the same cores);
 sha256 = the exact list; decode = libvips decoding every pixel into memory (the \`rejected\` check; the later stages read

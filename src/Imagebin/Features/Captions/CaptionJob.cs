@@ -65,15 +65,19 @@ public sealed class CaptionJob(
                 return;
             }
 
-            var started = await db.Items
+            var claimed = await db.Items
                 .Where(i => i.Id == itemId && !i.AiOptOut && (i.AiCaptionState == AiCaptionState.Pending || i.AiCaptionState == AiCaptionState.Processing))
                 .ExecuteUpdateAsync(set => set.SetProperty(i => i.AiCaptionState, AiCaptionState.Processing), cancellationToken);
-            if (started == 0)
+            if (claimed == 0)
             {
                 return;
             }
 
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var result = await CaptionAsync(item.BlobSha256, item.ContentType, item.Width ?? 0, item.Height ?? 0, item.Frames, item.ScanEvidence, cancellationToken);
+            // bench/pipeline.sh reads this (Logging:LogLevel:Imagebin.Features.Captions.CaptionJob=Debug).
+            logger.LogDebug("Captioned {ItemId} in {Elapsed:0.0} ms by {Captioner}", itemId,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, captioner.Name);
             var tags = string.Join(',', result.Tags);
             var source = $"{captioner.Name}:{captioner.Model}";
             var written = await db.Items
