@@ -117,6 +117,49 @@ public static class TestServices
         }
     }
 
+    /// <summary>
+    /// Deletes a test's bucket and everything in it. RGW allows a user 1000 buckets, and every scale-out test makes one,
+    /// so each is removed when its test ends; a failure here leaves a bucket behind and is not the test's concern.
+    /// </summary>
+    public static void DeleteBucket(string bucket)
+    {
+        if (S3Url is null)
+        {
+            return;
+        }
+
+        var config = new Amazon.S3.AmazonS3Config
+        {
+            ServiceURL = S3Url,
+            ForcePathStyle = true,
+            AuthenticationRegion = "us-east-1",
+            RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED,
+        };
+        using var client = new Amazon.S3.AmazonS3Client(new Amazon.Runtime.BasicAWSCredentials(S3AccessKey, S3SecretKey), config);
+        try
+        {
+            string? token = null;
+            do
+            {
+                var page = client.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, ContinuationToken = token }).GetAwaiter().GetResult();
+                foreach (var item in page.S3Objects ?? [])
+                {
+                    client.DeleteObjectAsync(bucket, item.Key).GetAwaiter().GetResult();
+                }
+
+                token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            }
+            while (token is not null);
+
+            client.DeleteBucketAsync(bucket).GetAwaiter().GetResult();
+        }
+        catch (Amazon.S3.AmazonS3Exception)
+        {
+            // Never created (the app did not start), or already gone.
+        }
+    }
+
     /// <summary>The settings that point an Imagebin at PostgreSQL (a new database) and S3 (a new bucket).</summary>
     public static Dictionary<string, string?> ScaleOutSettings(string connectionString, string bucket) => new()
     {

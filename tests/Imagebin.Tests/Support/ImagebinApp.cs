@@ -128,6 +128,11 @@ public sealed class ImagebinApp : WebApplicationFactory<Program>
             TestServices.DropDatabase(ConnectionString);
         }
 
+        if (Bucket is not null)
+        {
+            TestServices.DeleteBucket(Bucket);
+        }
+
         if (OwnsDataDir)
         {
             try

@@ -46,6 +46,11 @@ public sealed class SharedStore : IDisposable
             TestServices.DropDatabase(_connectionString);
         }
 
+        if (Settings.TryGetValue("Storage:S3:Bucket", out var bucket) && bucket is not null)
+        {
+            TestServices.DeleteBucket(bucket);
+        }
+
         Directory.Delete(DataDir, recursive: true);
     }
 }
