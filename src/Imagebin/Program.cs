@@ -36,6 +36,8 @@ if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("
 
     app.MapItemsApi();
     app.MapAccountApi();
+    app.MapKeysApi();
+    app.MapProtectedResourceMetadata();
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();

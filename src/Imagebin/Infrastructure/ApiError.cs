@@ -91,7 +91,7 @@ public sealed class ApiError(string code, string? detail = null) : IResult, ISta
 
     int? IStatusCodeHttpResult.StatusCode => StatusCode;
 
-    /// <summary>The scope whose absence caused an <c>insufficient_scope</c> error.</summary>
+    /// <summary>The scopes (space-separated) whose absence caused an <c>insufficient_scope</c> error.</summary>
     public string? Scope { get; init; }
 
     public int? RetryAfterSeconds { get; init; }
@@ -106,13 +106,12 @@ public sealed class ApiError(string code, string? detail = null) : IResult, ISta
         response.Headers.CacheControl = "no-store";
         if (StatusCode == StatusCodes.Status401Unauthorized)
         {
-            var error = Code == ErrorCodes.InvalidToken ? ", error=\"invalid_token\"" : "";
             response.Headers.WWWAuthenticate =
-                $"Bearer resource_metadata=\"{site.PublicBase}/.well-known/oauth-protected-resource\"{error}";
+                BearerChallenge.Unauthorized(site.PublicBase, context.Request.Path, Code == ErrorCodes.InvalidToken);
         }
         else if (Code == ErrorCodes.InsufficientScope)
         {
-            response.Headers.WWWAuthenticate = $"Bearer error=\"insufficient_scope\", scope=\"{Scope}\"";
+            response.Headers.WWWAuthenticate = BearerChallenge.InsufficientScope(site.PublicBase, context.Request.Path, Scope);
         }
 
         if (RetryAfterSeconds is { } seconds)

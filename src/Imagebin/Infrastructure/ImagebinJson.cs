@@ -22,4 +22,8 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(HashImportResultDto))]
 [JsonSerializable(typeof(ReviewDecisionRequest))]
 [JsonSerializable(typeof(ReportRequest))]
+// API keys and protected-resource metadata (issue 6).
+[JsonSerializable(typeof(ApiKeyListDto))]
+[JsonSerializable(typeof(CreatedApiKeyDto))]
+[JsonSerializable(typeof(ProtectedResourceMetadataDto))]
 public sealed partial class ImagebinJson : JsonSerializerContext;

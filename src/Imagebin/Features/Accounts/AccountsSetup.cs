@@ -7,6 +7,7 @@ public static class AccountsSetup
 {
     public static WebApplicationBuilder AddAccounts(this WebApplicationBuilder builder)
     {
+        builder.Services.AddOptions<AuthorityOptions>().BindConfiguration(AuthorityOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<ApiKeys>();
         builder.Services.AddScoped<AccountService>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

@@ -59,6 +59,14 @@ public sealed class ApiKeys(ImagebinDb db, SiteUrls site, TimeProvider time)
             .ExecuteUpdateAsync(set => set.SetProperty(k => k.RevokedAt, now), cancellationToken) > 0;
     }
 
+    /// <summary>Revokes a key of this account (again: no change); false when the account has no such key.</summary>
+    public async Task<bool> RevokeOwnAsync(string accountId, string keyId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        return await db.ApiKeys.Where(k => k.Id == keyId && k.AccountId == accountId)
+            .ExecuteUpdateAsync(set => set.SetProperty(k => k.RevokedAt, k => k.RevokedAt ?? now), cancellationToken) > 0;
+    }
+
     public enum Outcome
     {
         Valid,

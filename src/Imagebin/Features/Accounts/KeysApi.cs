@@ -1,0 +1,201 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Imagebin.Data;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Imagebin.Features.Accounts;
+
+/// <summary>An API key as its owner sees it: never its secret, nor the hash of it.</summary>
+public sealed record ApiKeyDto(string Id, string[] Scopes, string Audience, long CreatedAt, long? ExpiresAt, long? LastUsedAt, long? RevokedAt)
+{
+    public static ApiKeyDto From(ApiKey key) => new(
+        key.Id, key.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries), key.Audience, key.CreatedAt, key.ExpiresAt, key.LastUsedAt, key.RevokedAt);
+}
+
+public sealed record ApiKeyListDto(ApiKeyDto[] Keys);
+
+/// <summary>The answer to a create: the key, and the token itself, shown this once.</summary>
+public sealed record CreatedApiKeyDto(ApiKeyDto Key, string ApiKey);
+
+/// <summary>
+/// The caller's own API keys: list, create (least privilege: never more scopes than the credential in use), revoke.
+/// Reading needs any image scope; creating and revoking need <c>image:create</c> (docs/accounts-keys.md says why).
+/// </summary>
+public static class KeysApi
+{
+    private const int MaxBody = 16 * 1024;
+    public const long MinLifetimeSeconds = 60;
+    public const long MaxLifetimeSeconds = 5L * 365 * 24 * 3600;
+
+    public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
+    {
+        var keys = app.MapGroup("/api/v1/account/keys").WithTags("Account").DisableAntiforgery();
+        keys.MapGet("", ListAsync).RequireAuthorization();
+        keys.MapPost("", CreateAsync).RequireAuthorization(Scopes.ImageCreate);
+        keys.MapDelete("/{id}", RevokeAsync).RequireAuthorization(Scopes.ImageCreate);
+        return app;
+    }
+
+    private static async Task<Results<Ok<ApiKeyListDto>, ApiError>> ListAsync(
+        HttpContext context, ClaimsPrincipal user, ImagebinDb db, CancellationToken cancellationToken)
+    {
+        if (!Scopes.All.Any(user.HasScope))
+        {
+            return new ApiError(ErrorCodes.InsufficientScope, "Listing keys needs one of the image scopes.") { Scope = Scopes.ImageRead };
+        }
+
+        var accountId = user.AccountId();
+        var keys = await db.ApiKeys.AsNoTracking()
+            .Where(k => k.AccountId == accountId)
+            .OrderByDescending(k => k.CreatedAt).ThenByDescending(k => k.Id)
+            .ToListAsync(cancellationToken);
+        context.Response.Headers.CacheControl = "private, no-store";
+        return TypedResults.Ok(new ApiKeyListDto([.. keys.Select(ApiKeyDto.From)]));
+    }
+
+    private sealed record CreateRequest(string[] Scopes, string? Audience, long? ExpiresIn);
+
+    private static async Task<Results<Created<CreatedApiKeyDto>, ApiError>> CreateAsync(
+        HttpContext context, ClaimsPrincipal user, ApiKeys apiKeys, SiteUrls site, CancellationToken cancellationToken)
+    {
+        var (request, error) = await ReadCreateRequestAsync(context.Request, site, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (request!.Scopes.Contains(Scopes.Admin) && !user.IsInRole(AccountRoles.Admin))
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, "Only an admin account's keys may carry the 'admin' scope.");
+        }
+
+        // Least privilege: a credential hands on at most what it holds itself.
+        var missing = request.Scopes.Where(s => !user.HasScope(s)).ToArray();
+        if (missing.Length > 0)
+        {
+            return new ApiError(ErrorCodes.InsufficientScope,
+                $"A key may only be given scopes the credential creating it has; this one lacks {string.Join(", ", missing)}.")
+            {
+                Scope = string.Join(' ', missing),
+            };
+        }
+
+        ApiKeys.Created created;
+        try
+        {
+            created = await apiKeys.CreateAsync(
+                user.AccountId()!, request.Scopes, request.Audience,
+                request.ExpiresIn is { } seconds ? TimeSpan.FromSeconds(seconds) : null, cancellationToken);
+        }
+        catch (ArgumentException exception)
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, exception.Message);
+        }
+
+        context.Response.Headers.CacheControl = "private, no-store";
+        return TypedResults.Created((string?)null, new CreatedApiKeyDto(ApiKeyDto.From(created.Key), created.Token));
+    }
+
+    /// <summary>Revokes one of the caller's keys; someone else's key is a 404, exactly like a missing one.</summary>
+    private static async Task<Results<NoContent, ApiError>> RevokeAsync(
+        string id, ClaimsPrincipal user, ApiKeys apiKeys, CancellationToken cancellationToken) =>
+        await apiKeys.RevokeOwnAsync(user.AccountId()!, id, cancellationToken)
+            ? TypedResults.NoContent()
+            : new ApiError(ErrorCodes.NotFound, "No such key.");
+
+    /// <summary>Parses and checks <c>{"scopes": […], "audience": "…", "expires_in": seconds}</c>; nothing is written yet.</summary>
+    private static async Task<(CreateRequest? Request, ApiError? Error)> ReadCreateRequestAsync(
+        HttpRequest request, SiteUrls site, CancellationToken cancellationToken)
+    {
+        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return (null, new ApiError(ErrorCodes.UnsupportedMediaType, "Send the key's settings as application/json."));
+        }
+
+        if (request.ContentLength > MaxBody)
+        {
+            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"The body is limited to {MaxBody / 1024} KiB."));
+        }
+
+        string[]? scopes = null;
+        string? audience = null;
+        long? expiresIn = null;
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object."));
+            }
+
+            foreach (var member in document.RootElement.EnumerateObject())
+            {
+                var value = member.Value;
+                switch (member.Name)
+                {
+                    case "scopes" when value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String):
+                        scopes = [.. value.EnumerateArray().Select(s => s.GetString()!).Distinct(StringComparer.Ordinal)];
+                        break;
+                    case "scopes":
+                        return (null, Invalid("'scopes' must be an array of strings."));
+                    case "audience" when value.ValueKind is JsonValueKind.String or JsonValueKind.Null:
+                        audience = value.GetString();
+                        break;
+                    case "audience":
+                        return (null, Invalid("'audience' must be a string."));
+                    case "expires_in" when value.ValueKind == JsonValueKind.Null:
+                        break;
+                    case "expires_in" when value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var seconds)
+                        && seconds is >= MinLifetimeSeconds and <= MaxLifetimeSeconds:
+                        expiresIn = seconds;
+                        break;
+                    case "expires_in":
+                        return (null, Invalid($"'expires_in' must be a whole number of seconds from {MinLifetimeSeconds} to {MaxLifetimeSeconds} (5 years)."));
+                    default:
+                        return (null, Invalid($"Unknown member '{(member.Name.Length > 40 ? member.Name[..40] + "…" : member.Name)}'; a key has: scopes, audience, expires_in."));
+                }
+            }
+        }
+        catch (JsonException exception)
+        {
+            return (null, new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}."));
+        }
+
+        if (scopes is null || scopes.Length == 0)
+        {
+            return (null, Invalid($"'scopes' is required: one or more of {string.Join(", ", Scopes.Known)}."));
+        }
+
+        var unknown = scopes.Except(Scopes.Known).ToArray();
+        if (unknown.Length > 0)
+        {
+            return (null, Invalid($"Unknown scope '{Clip(unknown[0])}'; known: {string.Join(", ", Scopes.Known)}."));
+        }
+
+        if (audience is not null && !IsThisSite(audience, site))
+        {
+            return (null, Invalid($"'audience' must be this site ({site.PublicBase}) or its MCP endpoint ({site.PublicBase}{BearerChallenge.McpPath})."));
+        }
+
+        return (new CreateRequest(scopes, audience, expiresIn), null);
+    }
+
+    /// <summary>The resources this site is: its origin and its <c>/mcp</c> URL (a trailing slash and host case aside).</summary>
+    private static bool IsThisSite(string audience, SiteUrls site)
+    {
+        if (!Uri.TryCreate(audience, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+            || uri.UserInfo.Length > 0 || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            return false;
+        }
+
+        var normalized = SiteUrls.Normalize(audience);
+        return normalized == site.PublicBase || normalized == site.PublicBase + BearerChallenge.McpPath;
+    }
+
+    private static ApiError Invalid(string detail) => new(ErrorCodes.InvalidRequest, detail);
+
+    private static string Clip(string value) => value.Length > 40 ? value[..40] + "…" : value;
+}

@@ -1,0 +1,58 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Imagebin.Features.Accounts;
+
+/// <summary>OAuth 2.0 Protected Resource Metadata (RFC 9728).</summary>
+public sealed record ProtectedResourceMetadataDto(
+    string Resource,
+    string[] AuthorizationServers,
+    string[] ScopesSupported,
+    string[] BearerMethodsSupported,
+    string[] DpopSigningAlgValuesSupported,
+    string ResourceName,
+    string ResourceDocumentation);
+
+/// <summary>
+/// <c>/.well-known/oauth-protected-resource</c> (the REST API, resource = the site's origin) and its <c>/mcp</c> variant
+/// (resource = <c>{origin}/mcp</c>), which MCP clients find through the <c>resource_metadata</c> of a 401 challenge.
+/// Every value comes from configuration, never from the request, so a spoofed Host cannot point a client elsewhere.
+/// </summary>
+public static class ProtectedResourceApi
+{
+    /// <summary>The algorithms a DPoP proof may be signed with (RFC 9449).</summary>
+    public static readonly string[] DpopAlgorithms = ["ES256", "RS256", "PS256", "EdDSA"];
+
+    public static IEndpointRouteBuilder MapProtectedResourceMetadata(this IEndpointRouteBuilder app)
+    {
+        app.MapGet(BearerChallenge.MetadataPath, (HttpContext context, SiteUrls site, IOptions<AuthorityOptions> authority) =>
+            Serve(context, Document(site.PublicBase, site, authority.Value))).WithTags("Discovery");
+        app.MapGet(BearerChallenge.MetadataPath + BearerChallenge.McpPath, (HttpContext context, SiteUrls site, IOptions<AuthorityOptions> authority) =>
+            Serve(context, Document(site.PublicBase + BearerChallenge.McpPath, site, authority.Value))).WithTags("Discovery");
+        return app;
+    }
+
+    public static ProtectedResourceMetadataDto Document(string resource, SiteUrls site, AuthorityOptions authority) => new(
+        Resource: resource,
+        AuthorizationServers: [authority.ResolveIssuer(site)],
+        ScopesSupported: Scopes.All,
+        BearerMethodsSupported: ["header"],
+        DpopSigningAlgValuesSupported: DpopAlgorithms,
+        ResourceName: "Imagebin",
+        ResourceDocumentation: site.PublicBase + "/docs");
+
+    /// <summary>The document with an ETag of its bytes; the file result answers a matching If-None-Match with 304.</summary>
+    private static FileContentHttpResult Serve(HttpContext context, ProtectedResourceMetadataDto document)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(document, ImagebinJson.Default.ProtectedResourceMetadataDto);
+        var etag = new EntityTagHeaderValue($"\"{Convert.ToBase64String(SHA256.HashData(bytes), 0, 16).TrimEnd('=')}\"");
+        context.Response.Headers.CacheControl = "public, max-age=3600";
+        // A public document: browser-based clients read it cross-origin.
+        context.Response.Headers.AccessControlAllowOrigin = "*";
+        return TypedResults.Bytes(bytes, "application/json", entityTag: etag);
+    }
+}

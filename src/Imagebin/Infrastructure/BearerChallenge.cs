@@ -1,0 +1,27 @@
+namespace Imagebin.Infrastructure;
+
+/// <summary>
+/// The <c>WWW-Authenticate</c> values of the API (RFC 6750, RFC 9728 §5.1, MCP authorization): every challenge names the
+/// protected-resource metadata of the resource the request was for, so a client can discover how to get a token.
+/// </summary>
+public static class BearerChallenge
+{
+    public const string MetadataPath = "/.well-known/oauth-protected-resource";
+
+    /// <summary>The MCP endpoint is its own resource (its own audience), with its own metadata document.</summary>
+    public const string McpPath = "/mcp";
+
+    /// <summary>The metadata URL for a request path: the <c>/mcp</c> variant for <c>/mcp</c> and below (any case, as routing matches), else the site's.</summary>
+    public static string MetadataUrl(string publicBase, PathString requestPath) =>
+        requestPath.StartsWithSegments(McpPath, StringComparison.OrdinalIgnoreCase)
+            ? publicBase + MetadataPath + McpPath
+            : publicBase + MetadataPath;
+
+    /// <summary>401: <c>Bearer resource_metadata="…"</c>, plus <c>error="invalid_token"</c> when a credential was refused.</summary>
+    public static string Unauthorized(string publicBase, PathString requestPath, bool invalidToken) =>
+        $"Bearer resource_metadata=\"{MetadataUrl(publicBase, requestPath)}\"" + (invalidToken ? ", error=\"invalid_token\"" : "");
+
+    /// <summary>403: <c>Bearer error="insufficient_scope", scope="…", resource_metadata="…"</c>; scopes space-separated.</summary>
+    public static string InsufficientScope(string publicBase, PathString requestPath, string? scope) =>
+        $"Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{MetadataUrl(publicBase, requestPath)}\"";
+}
