@@ -15,6 +15,7 @@ builder.AddImagebinHost();
 builder.AddData();
 builder.AddJobs();
 builder.AddAccounts();
+builder.AddPow();
 builder.AddItems();
 builder.AddModeration();
 builder.AddCaptions();
@@ -36,6 +37,7 @@ if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("
 
     app.MapItemsApi();
     app.MapAccountApi();
+    app.MapPowApi();
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();

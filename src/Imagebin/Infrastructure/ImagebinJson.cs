@@ -22,4 +22,9 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(HashImportResultDto))]
 [JsonSerializable(typeof(ReviewDecisionRequest))]
 [JsonSerializable(typeof(ReportRequest))]
+
+// Agent sign-up by proof of work (Features/Accounts/Pow).
+[JsonSerializable(typeof(PowChallengeDto))]
+[JsonSerializable(typeof(PowSignupRequest))]
+[JsonSerializable(typeof(PowSignupDto))]
 public sealed partial class ImagebinJson : JsonSerializerContext;
