@@ -15,6 +15,7 @@ builder.AddImagebinHost();
 builder.AddData();
 builder.AddJobs();
 builder.AddAccounts();
+builder.AddPow();
 builder.AddItems();
 builder.AddModeration();
 builder.AddCaptions();
@@ -38,6 +39,7 @@ if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("
     app.MapAccountApi();
     app.MapKeysApi();
     app.MapProtectedResourceMetadata();
+    app.MapPowApi();
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();

@@ -26,4 +26,9 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(ApiKeyListDto))]
 [JsonSerializable(typeof(CreatedApiKeyDto))]
 [JsonSerializable(typeof(ProtectedResourceMetadataDto))]
+
+// Agent sign-up by proof of work (Features/Accounts/Pow).
+[JsonSerializable(typeof(PowChallengeDto))]
+[JsonSerializable(typeof(PowSignupRequest))]
+[JsonSerializable(typeof(PowSignupDto))]
 public sealed partial class ImagebinJson : JsonSerializerContext;
