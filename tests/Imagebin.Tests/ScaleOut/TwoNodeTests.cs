@@ -263,6 +263,10 @@ public sealed class TwoNodeTests
             }
 
             TestServices.DropDatabase(_connectionString);
+            if (_settings.GetValueOrDefault("Storage:S3:Bucket") is { } bucket)
+            {
+                TestServices.DeleteBucket(bucket);
+            }
         }
     }
 }

@@ -382,12 +382,8 @@ public sealed class BlobStoreTests
             // The test RGW keeps objects in RAM: give it back.
             if (Store is S3BlobStore s3)
             {
-                await foreach (var (key, _) in s3.ListAsync(default))
-                {
-                    await s3.DeleteAsync(key, default);
-                }
-
                 s3.Dispose();
+                TestServices.DeleteBucket(s3.Bucket);
             }
 
             Directory.Delete(_dir, recursive: true);
