@@ -21,7 +21,7 @@ public sealed record CreatedApiKeyDto(ApiKeyDto Key, string ApiKey);
 
 /// <summary>
 /// The caller's own API keys: list, create (least privilege: never more scopes than the credential in use), revoke.
-/// Reading needs any image scope; creating and revoking need <c>image:create</c> (docs/accounts-keys.md says why).
+/// Reading needs any image scope; creating and revoking need <c>image:create</c> (docs/accounts.md says why).
 /// </summary>
 public static class KeysApi
 {
