@@ -175,6 +175,9 @@ public sealed class ModerationTests
             ["quality 60"] = decoded.JpegsaveBuffer(q: 60),
             ["half size"] = decoded.Resize(0.5).JpegsaveBuffer(q: 85),
             ["rotated 90"] = decoded.Rot90().JpegsaveBuffer(q: 85),
+            ["rotated 180"] = decoded.Rot180().JpegsaveBuffer(q: 70),
+            ["rotated 270"] = decoded.Rot270().JpegsaveBuffer(q: 85),
+            ["upside down"] = decoded.FlipVer().JpegsaveBuffer(q: 85),
             ["mirrored"] = decoded.FlipHor().PngsaveBuffer(),
         };
         foreach (var (name, bytes) in variants)
@@ -190,8 +193,34 @@ public sealed class ModerationTests
         var csv = await admin.GetStringAsync("/api/v1/admin/hashes");
         Assert.Contains($"sha256,{SHA(original)},block,removed: copyright claim upheld,removal:{Id(item)},", csv);
         Assert.Contains($"pdq,{removed.GetProperty("pdq_hash").GetString()},block,removed: copyright claim upheld,removal:{Id(item)},", csv);
+        // The picture's eight real orientations are listed (fewer only when two coincide).
+        Assert.InRange(csv.Split('\n').Count(line => line.StartsWith("pdq,", StringComparison.Ordinal)), 4, 8);
         var audit = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/admin/audit?item_id={Id(item)}");
         Assert.Equal("review.remove", audit.GetProperty("events")[0].GetProperty("action").GetString());
+    }
+
+    [Theory, Backends]
+    public async Task RemovalOnOneNode_BlocksTheSamePictureUploadedToAnother(Backend backend)
+    {
+        // Two nodes over one store; each matches against its own in-memory copy of the list, which a removal elsewhere
+        // must reach (a signal, and the size/newest-id check before every match).
+        using var store = new SharedStore(backend);
+        await using var a = store.Start();
+        await using var b = store.Start();
+        var owner = await a.OwnerAsync();
+        var admin = await AdminAsync(a);
+        var original = Photo("q1050.jpg");
+        var other = await b.OwnerAsync("bob");
+        // Node B has matched against the (empty) list once, so it holds a copy that must be refreshed.
+        var warmUp = await other.WaitForScanAsync(Id(await other.UploadAsync(Photo("q2821.jpg"))));
+        Assert.Equal("passed", warmUp.GetProperty("scan_state").GetString());
+        var id = Id(await owner.WaitForScanAsync(Id(await owner.UploadAsync(original))));
+
+        await DecideAsync(admin, id, "remove", "spam", "spam");
+
+        using var decoded = Image.NewFromBuffer(original);
+        var copy = await other.WaitForScanAsync(Id(await other.UploadAsync(decoded.Rot180().JpegsaveBuffer(q: 70))));
+        Assert.True(copy.GetProperty("scan_state").GetString() == "blocked", copy.ToString());
     }
 
     [Theory, Backends]
