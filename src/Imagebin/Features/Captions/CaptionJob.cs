@@ -121,32 +121,8 @@ public sealed class CaptionJob(
     private async Task<CaptionResult> CaptionAsync(
         string sha256, string contentType, int width, int height, int frames, string? scanEvidence, CancellationToken cancellationToken)
     {
-        var key = BlobKeys.ForSha256(sha256);
-        var local = store.LocalPath(key);
-        string? temporary = null;
-        try
-        {
-            if (local is null)
-            {
-                temporary = Path.Combine(Path.GetTempPath(), $"imagebin-caption-{Guid.NewGuid():N}");
-                await using (var source = await store.OpenReadAsync(key, 0, null, cancellationToken))
-                await using (var target = File.Create(temporary))
-                {
-                    await source.CopyToAsync(target, cancellationToken);
-                }
-
-                local = temporary;
-            }
-
-            return await captioner.CaptionAsync(new CaptionInput(local, contentType, width, height, frames, ScoresOf(scanEvidence)), cancellationToken);
-        }
-        finally
-        {
-            if (temporary is not null)
-            {
-                File.Delete(temporary);
-            }
-        }
+        await using var file = await LocalBlobFile.OpenAsync(store, BlobKeys.ForSha256(sha256), cancellationToken);
+        return await captioner.CaptionAsync(new CaptionInput(file.Path, contentType, width, height, frames, ScoresOf(scanEvidence)), cancellationToken);
     }
 
     /// <summary>The classifier's scores as the scan recorded them, if it ran.</summary>

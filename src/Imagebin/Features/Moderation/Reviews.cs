@@ -304,24 +304,10 @@ public sealed class Reviews(
             return [];
         }
 
-        var key = BlobKeys.ForSha256(item.BlobSha256);
-        var local = store.LocalPath(key);
-        string? temporary = null;
         try
         {
-            if (local is null)
-            {
-                temporary = Path.Combine(Path.GetTempPath(), $"imagebin-removal-{Guid.NewGuid():N}");
-                await using (var source = await store.OpenReadAsync(key, 0, null, cancellationToken))
-                await using (var target = File.Create(temporary))
-                {
-                    await source.CopyToAsync(target, cancellationToken);
-                }
-
-                local = temporary;
-            }
-
-            using var image = NetVips.Image.NewFromFile(local, access: NetVips.Enums.Access.Sequential);
+            await using var file = await LocalBlobFile.OpenAsync(store, BlobKeys.ForSha256(item.BlobSha256), cancellationToken);
+            using var image = NetVips.Image.NewFromFile(file.Path, access: NetVips.Enums.Access.Sequential);
             using var pixels = image.CopyMemory();
             using var rot90 = pixels.Rot90();
             using var rot180 = pixels.Rot180();
@@ -341,13 +327,6 @@ public sealed class Reviews(
         {
             logger.LogWarning("Item {ItemId}: its picture did not decode for the removal's hashes: {Error}", item.Id, exception.Message);
             return [];
-        }
-        finally
-        {
-            if (temporary is not null)
-            {
-                File.Delete(temporary);
-            }
         }
     }
 

@@ -60,31 +60,9 @@ public sealed class ScanJob(
         var evidence = new ScanEvidence();
         var timings = new StageTimings();
         Verdict verdict;
-        var key = BlobKeys.ForSha256(item.BlobSha256);
-        var local = store.LocalPath(key);
-        string? temporary = null;
-        try
+        await using (var file = await LocalBlobFile.OpenAsync(store, BlobKeys.ForSha256(item.BlobSha256), cancellationToken))
         {
-            if (local is null)
-            {
-                temporary = Path.Combine(Path.GetTempPath(), $"imagebin-scan-{Guid.NewGuid():N}");
-                await using (var source = await store.OpenReadAsync(key, 0, null, cancellationToken))
-                await using (var target = File.Create(temporary))
-                {
-                    await source.CopyToAsync(target, cancellationToken);
-                }
-
-                local = temporary;
-            }
-
-            verdict = await ScanAsync(itemId, local, item.BlobSha256, item.Frames, evidence, timings, cancellationToken);
-        }
-        finally
-        {
-            if (temporary is not null)
-            {
-                File.Delete(temporary);
-            }
+            verdict = await ScanAsync(itemId, file.Path, item.BlobSha256, item.Frames, evidence, timings, cancellationToken);
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
