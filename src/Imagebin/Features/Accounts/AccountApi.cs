@@ -38,24 +38,19 @@ public static class AccountApi
     private static async Task<Results<Ok<AccountDto>, ApiError>> PatchAsync(
         HttpRequest request, ClaimsPrincipal user, ImagebinDb db, CancellationToken cancellationToken)
     {
-        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false)
-            && !(request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.OrdinalIgnoreCase) ?? false))
+        var (bytes, error) = await RequestBodies.ReadJsonAsync(request, MaxBody, cancellationToken, allowMergePatch: true);
+        if (error is not null)
         {
-            return new ApiError(ErrorCodes.UnsupportedMediaType, "Send the changes as application/json.");
-        }
-
-        if (request.ContentLength > MaxBody)
-        {
-            return new ApiError(ErrorCodes.RequestTooLarge, $"The body is limited to {MaxBody / 1024} KiB.");
+            return error;
         }
 
         bool? aiOptOut = null;
         try
         {
-            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            using var document = JsonDocument.Parse(bytes);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                return new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object.");
+                return RequestBodies.NotAnObject();
             }
 
             foreach (var member in document.RootElement.EnumerateObject())
@@ -75,7 +70,7 @@ public static class AccountApi
         }
         catch (JsonException exception)
         {
-            return new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}.");
+            return RequestBodies.InvalidJson(exception);
         }
 
         var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == user.AccountId(), cancellationToken);

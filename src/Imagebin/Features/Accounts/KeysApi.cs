@@ -109,14 +109,10 @@ public static class KeysApi
     private static async Task<(CreateRequest? Request, ApiError? Error)> ReadCreateRequestAsync(
         HttpRequest request, SiteUrls site, CancellationToken cancellationToken)
     {
-        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false))
+        var (bytes, error) = await RequestBodies.ReadJsonAsync(request, MaxBody, cancellationToken);
+        if (error is not null)
         {
-            return (null, new ApiError(ErrorCodes.UnsupportedMediaType, "Send the key's settings as application/json."));
-        }
-
-        if (request.ContentLength > MaxBody)
-        {
-            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"The body is limited to {MaxBody / 1024} KiB."));
+            return (null, error);
         }
 
         string[]? scopes = null;
@@ -124,10 +120,10 @@ public static class KeysApi
         long? expiresIn = null;
         try
         {
-            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            using var document = JsonDocument.Parse(bytes);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                return (null, new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object."));
+                return (null, RequestBodies.NotAnObject());
             }
 
             foreach (var member in document.RootElement.EnumerateObject())
@@ -160,7 +156,7 @@ public static class KeysApi
         }
         catch (JsonException exception)
         {
-            return (null, new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}."));
+            return (null, RequestBodies.InvalidJson(exception));
         }
 
         if (scopes is null || scopes.Length == 0)

@@ -24,6 +24,7 @@ public static class ItemsApi
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 200;
+    private const int MaxPatchBody = 256 * 1024;
 
     public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
     {
@@ -341,18 +342,13 @@ public static class ItemsApi
             return await NotOwnedAsync(db, id, cancellationToken);
         }
 
-        if (request.ContentLength > 256 * 1024)
+        var (body, error) = await RequestBodies.ReadJsonAsync(request, MaxPatchBody, cancellationToken, allowMergePatch: true);
+        if (error is not null)
         {
-            return new ApiError(ErrorCodes.RequestTooLarge, "A PATCH body is limited to 256 KiB.");
+            return error;
         }
 
-        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false)
-            && !(request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.OrdinalIgnoreCase) ?? false))
-        {
-            return new ApiError(ErrorCodes.UnsupportedMediaType, "Send the changes as application/json.");
-        }
-
-        var fields = await ItemPatch.ReadAsync(request.Body, new ItemFieldParser(limits.Value), cancellationToken);
+        var fields = await ItemPatch.ReadAsync(new MemoryStream(body!), new ItemFieldParser(limits.Value), cancellationToken);
         var wasOptedOut = item.AiOptOut;
         ItemPatch.Apply(item, fields);
         var queueCaption = wasOptedOut && !item.AiOptOut && item.AiCaptionState == AiCaptionState.Pending && item.ScanState == ScanState.Passed;

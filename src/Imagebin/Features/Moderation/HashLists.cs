@@ -26,7 +26,7 @@ public sealed class HashLists
     private readonly IOptions<ModerationOptions> _options;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _loading = new(1, 1);
-    private volatile Snapshot? _snapshot;
+    private volatile HashListSnapshot? _snapshot;
 
     public HashLists(IDbContextFactory<ImagebinDb> contexts, INodeSignals signals, IOptions<ModerationOptions> options, TimeProvider time)
     {
@@ -37,51 +37,44 @@ public sealed class HashLists
         signals.Subscribe(SignalChannels.HashLists, _ => _snapshot = null);
     }
 
-    private sealed record Snapshot(long Count, long MaxId, Dictionary<string, HashListEntry> Sha256, (PdqHash Hash, HashListEntry Entry)[] Pdq)
+    /// <summary>The list as it stands, to match one image against (fetched once per scan).</summary>
+    public async Task<HashListSnapshot> SnapshotAsync(CancellationToken cancellationToken)
     {
-        public string Version => $"{Count} entries, newest #{MaxId}";
-    }
-
-    /// <summary>The list as the matcher sees it, e.g. "12 entries, newest #40", for the scan's evidence.</summary>
-    public async Task<string> VersionAsync(CancellationToken cancellationToken) => (await CurrentAsync(cancellationToken)).Version;
-
-    public async Task<HashMatch?> MatchSha256Async(string sha256, CancellationToken cancellationToken)
-    {
-        var snapshot = await CurrentAsync(cancellationToken);
-        return snapshot.Sha256.TryGetValue(sha256, out var entry) ? new HashMatch(entry, null) : null;
-    }
-
-    /// <summary>
-    /// The closest listed PDQ hash to any of the image's eight orientations (so rotated and mirrored copies match), a block
-    /// before a hold; null when nothing is within the match distance or the image's hash is too low in quality to trust.
-    /// </summary>
-    public async Task<HashMatch?> MatchPdqAsync(IReadOnlyList<PdqHash> orientations, int quality, CancellationToken cancellationToken)
-    {
-        var options = _options.Value;
-        if (quality < options.PdqMinQuality)
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken);
+        // One round trip says whether this node's copy is current: the list only grows by new ids or shrinks by deletes.
+        var size = await db.HashListEntries.GroupBy(_ => 1)
+            .Select(g => new { Count = g.LongCount(), MaxId = g.Max(e => e.Id) })
+            .FirstOrDefaultAsync(cancellationToken);
+        var (count, maxId) = size is null ? (0L, 0L) : (size.Count, size.MaxId);
+        if (_snapshot is { } current && current.Count == count && current.MaxId == maxId)
         {
-            return null;
+            return current;
         }
 
-        var snapshot = await CurrentAsync(cancellationToken);
-        HashMatch? best = null;
-        foreach (var (listed, entry) in snapshot.Pdq)
+        await _loading.WaitAsync(cancellationToken);
+        try
         {
-            foreach (var hash in orientations)
+            if (_snapshot is { } loaded && loaded.Count == count && loaded.MaxId == maxId)
             {
-                var distance = hash.DistanceTo(listed);
-                if (distance <= options.PdqMatchDistance && (best is null || Better(entry, distance, best)))
-                {
-                    best = new HashMatch(entry, distance);
-                }
+                return loaded;
             }
+
+            var entries = await db.HashListEntries.AsNoTracking().ToListAsync(cancellationToken);
+            var options = _options.Value;
+            var snapshot = new HashListSnapshot(
+                entries.Count,
+                entries.Count == 0 ? 0 : entries.Max(e => e.Id),
+                entries.Where(e => e.Kind == HashKinds.Sha256).ToDictionary(e => e.Hash),
+                [.. entries.Where(e => e.Kind == HashKinds.Pdq).Select(e => (PdqHash.Parse(e.Hash), e))],
+                options.PdqMatchDistance,
+                options.PdqMinQuality);
+            _snapshot = snapshot;
+            return snapshot;
         }
-
-        return best;
-
-        static bool Better(HashListEntry entry, int distance, HashMatch current) =>
-            (entry.Action == HashActions.Block && current.Entry.Action != HashActions.Block)
-            || (entry.Action == current.Entry.Action && distance < current.Distance);
+        finally
+        {
+            _loading.Release();
+        }
     }
 
     /// <summary>Adds (or strengthens to block) entries in the caller's transaction; call <see cref="ChangedAsync"/> after it commits.</summary>
@@ -204,39 +197,6 @@ public sealed class HashLists
     }
 
     private static string Shorten(string value) => value.Length > 20 ? value[..20] + "…" : value;
-
-    private async Task<Snapshot> CurrentAsync(CancellationToken cancellationToken)
-    {
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken);
-        var count = await db.HashListEntries.LongCountAsync(cancellationToken);
-        var maxId = count == 0 ? 0 : await db.HashListEntries.MaxAsync(e => e.Id, cancellationToken);
-        if (_snapshot is { } current && current.Count == count && current.MaxId == maxId)
-        {
-            return current;
-        }
-
-        await _loading.WaitAsync(cancellationToken);
-        try
-        {
-            if (_snapshot is { } loaded && loaded.Count == count && loaded.MaxId == maxId)
-            {
-                return loaded;
-            }
-
-            var entries = await db.HashListEntries.AsNoTracking().ToListAsync(cancellationToken);
-            var snapshot = new Snapshot(
-                entries.Count,
-                entries.Count == 0 ? 0 : entries.Max(e => e.Id),
-                entries.Where(e => e.Kind == HashKinds.Sha256).ToDictionary(e => e.Hash),
-                [.. entries.Where(e => e.Kind == HashKinds.Pdq).Select(e => (PdqHash.Parse(e.Hash), e))]);
-            _snapshot = snapshot;
-            return snapshot;
-        }
-        finally
-        {
-            _loading.Release();
-        }
-    }
 }
 
 /// <summary>Just enough RFC 4180: comma-separated, fields optionally in double quotes, <c>""</c> for a quote inside.</summary>
@@ -310,4 +270,49 @@ internal static class Csv
 
     public static string Quote(string value) =>
         value.IndexOfAny([',', '"', '\n', '\r']) >= 0 || value.Trim() != value ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+}
+
+/// <summary>One node's copy of the block lists at one moment.</summary>
+public sealed class HashListSnapshot(
+    long count, long maxId, Dictionary<string, HashListEntry> sha256, (PdqHash Hash, HashListEntry Entry)[] pdq, int matchDistance, int minQuality)
+{
+    public long Count { get; } = count;
+
+    public long MaxId { get; } = maxId;
+
+    /// <summary>E.g. "12 entries, newest #40", for the scan's evidence.</summary>
+    public string Version => $"{Count} entries, newest #{MaxId}";
+
+    public HashMatch? MatchSha256(string hash) => sha256.TryGetValue(hash, out var entry) ? new HashMatch(entry, null) : null;
+
+    /// <summary>
+    /// The closest listed PDQ hash to any of the image's eight orientations (so rotated and mirrored copies match), a block
+    /// before a hold; null when nothing is within the match distance or the image's hash is too low in quality to trust.
+    /// </summary>
+    public HashMatch? MatchPdq(IReadOnlyList<PdqHash> orientations, int quality)
+    {
+        if (quality < minQuality)
+        {
+            return null;
+        }
+
+        HashMatch? best = null;
+        foreach (var (listed, entry) in pdq)
+        {
+            foreach (var hash in orientations)
+            {
+                var distance = hash.DistanceTo(listed);
+                if (distance <= matchDistance && (best is null || Better(entry, distance, best)))
+                {
+                    best = new HashMatch(entry, distance);
+                }
+            }
+        }
+
+        return best;
+
+        static bool Better(HashListEntry entry, int distance, HashMatch current) =>
+            (entry.Action == HashActions.Block && current.Entry.Action != HashActions.Block)
+            || (entry.Action == current.Entry.Action && distance < current.Distance);
+    }
 }

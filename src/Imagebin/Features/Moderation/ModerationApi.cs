@@ -1,7 +1,5 @@
 using System.Security.Claims;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Features.Items;
@@ -42,7 +40,7 @@ public static class ModerationApi
             return new ApiError(ErrorCodes.TurnstileFailed, "Reports without an API key are only accepted from the web page, after its browser challenge.");
         }
 
-        var (body, error) = await ReadJsonAsync(request, ImagebinJson.Default.ReportRequest, cancellationToken);
+        var (body, error) = await RequestBodies.ReadJsonAsync(request, ImagebinJson.Default.ReportRequest, MaxJsonBody, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -83,7 +81,7 @@ public static class ModerationApi
     private static async Task<Results<Ok<AdminItemDto>, ApiError>> DecideAsync(
         string itemId, HttpRequest request, ClaimsPrincipal user, Reviews reviews, CancellationToken cancellationToken)
     {
-        var (body, error) = await ReadJsonAsync(request, ImagebinJson.Default.ReviewDecisionRequest, cancellationToken);
+        var (body, error) = await RequestBodies.ReadJsonAsync(request, ImagebinJson.Default.ReviewDecisionRequest, MaxJsonBody, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -132,26 +130,22 @@ public static class ModerationApi
     private static async Task<Results<Ok<HashImportResultDto>, ApiError>> ImportHashesAsync(
         HttpRequest request, ClaimsPrincipal user, ImagebinDb db, HashLists hashLists, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (request.ContentType is not { } type || !(type.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase) || type.StartsWith("text/plain", StringComparison.OrdinalIgnoreCase)))
+        if (!RequestBodies.HasMediaType(request, "text/csv", "text/plain"))
         {
             return new ApiError(ErrorCodes.UnsupportedMediaType, "Send the list as text/csv with a header line: kind,hash,action,reason.");
         }
 
-        if (request.ContentLength > MaxCsvBody)
-        {
-            return new ApiError(ErrorCodes.RequestTooLarge, $"An import is limited to {MaxCsvBody / (1024 * 1024)} MiB.");
-        }
-
         // Parsing is synchronous; the body is read into memory first, bounded.
-        if (await ReadBodyAsync(request, MaxCsvBody, cancellationToken) is not { } bytes)
+        var (bytes, tooLarge) = await RequestBodies.ReadAsync(request, MaxCsvBody, cancellationToken);
+        if (tooLarge is not null)
         {
-            return new ApiError(ErrorCodes.RequestTooLarge, $"An import is limited to {MaxCsvBody / (1024 * 1024)} MiB.");
+            return tooLarge;
         }
 
         List<HashListEntry> entries;
         try
         {
-            entries = HashLists.ParseCsv(new StringReader(new UTF8Encoding(false).GetString(bytes)), user.AccountId());
+            entries = HashLists.ParseCsv(new StringReader(new UTF8Encoding(false).GetString(bytes!)), user.AccountId());
         }
         catch (ApiException exception)
         {
@@ -206,53 +200,5 @@ public static class ModerationApi
 
         var events = await query.OrderByDescending(e => e.Id).Take(count).ToListAsync(cancellationToken);
         return TypedResults.Ok(new AuditListDto([.. events.Select(AuditEventDto.From)]));
-    }
-
-    /// <summary>The whole body, or null when it is longer than <paramref name="limit"/> (chunked bodies included).</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
-    private static async Task<(T? Body, ApiError? Error)> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
-        where T : class
-    {
-        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false))
-        {
-            return (null, new ApiError(ErrorCodes.UnsupportedMediaType, "Send the body as application/json."));
-        }
-
-        if (request.ContentLength > MaxJsonBody)
-        {
-            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"A JSON body is limited to {MaxJsonBody / 1024} KiB."));
-        }
-
-        if (await ReadBodyAsync(request, MaxJsonBody, cancellationToken) is not { } bytes)
-        {
-            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"A JSON body is limited to {MaxJsonBody / 1024} KiB."));
-        }
-
-        try
-        {
-            var body = JsonSerializer.Deserialize(bytes, type);
-            return body is null ? (null, new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object.")) : (body, null);
-        }
-        catch (JsonException exception)
-        {
-            return (null, new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}."));
-        }
     }
 }

@@ -182,8 +182,9 @@ public sealed class ScanJob(
         timings.Mark(ScanStages.Malware);
 
         // 2. The exact list.
-        var listVersion = await hashLists.VersionAsync(cancellationToken);
-        if (await hashLists.MatchSha256Async(sha256, cancellationToken) is { } exact)
+        var lists = await hashLists.SnapshotAsync(cancellationToken);
+        var listVersion = lists.Version;
+        if (lists.MatchSha256(sha256) is { } exact)
         {
             evidence.Stages.Add(new(ScanStages.HashList, "sha256", listVersion, "match", $"#{exact.Entry.Id} ({exact.Entry.Action}): {exact.Entry.Reason}"));
             if (exact.Entry.Action == HashActions.Block)
@@ -221,7 +222,7 @@ public sealed class ScanJob(
         {
             evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "low_quality", $"PDQ quality {pdq.Quality} is below {settings.PdqMinQuality}; not matched.", pdqScores));
         }
-        else if (await hashLists.MatchPdqAsync(pdq.Dihedral, pdq.Quality, cancellationToken) is { } similar)
+        else if (lists.MatchPdq(pdq.Dihedral, pdq.Quality) is { } similar)
         {
             pdqScores["distance"] = similar.Distance ?? 0;
             evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "match", $"#{similar.Entry.Id} ({similar.Entry.Action}): {similar.Entry.Reason}", pdqScores));

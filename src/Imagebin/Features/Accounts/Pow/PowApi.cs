@@ -92,7 +92,7 @@ public static class PowApi
             };
         }
 
-        var (body, error) = await ReadJsonAsync(context.Request, cancellationToken);
+        var (body, error) = await RequestBodies.ReadJsonAsync(context.Request, ImagebinJson.Default.PowSignupRequest, MaxBody, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -191,42 +191,6 @@ public static class PowApi
         }
 
         return address.ToString();
-    }
-
-    private static async Task<(PowSignupRequest? Body, ApiError? Error)> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        if (!(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false))
-        {
-            return (null, new ApiError(ErrorCodes.UnsupportedMediaType, "Send the body as application/json."));
-        }
-
-        if (request.ContentLength > MaxBody)
-        {
-            return (null, new ApiError(ErrorCodes.RequestTooLarge, $"The body is limited to {MaxBody / 1024} KiB."));
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[MaxBody];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxBody)
-            {
-                return (null, new ApiError(ErrorCodes.RequestTooLarge, $"The body is limited to {MaxBody / 1024} KiB."));
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        try
-        {
-            var body = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ImagebinJson.Default.PowSignupRequest);
-            return body is null ? (null, new ApiError(ErrorCodes.InvalidJson, "The body must be a JSON object.")) : (body, null);
-        }
-        catch (JsonException exception)
-        {
-            return (null, new ApiError(ErrorCodes.InvalidJson, $"The body is not valid JSON: {exception.Message.Split('.')[0]}."));
-        }
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
