@@ -1,6 +1,7 @@
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Features.Admin;
+using Imagebin.Features.Authority;
 using Imagebin.Features.Captions;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
@@ -15,6 +16,7 @@ builder.AddImagebinHost();
 builder.AddData();
 builder.AddJobs();
 builder.AddAccounts();
+builder.AddAuthority();
 builder.AddPow();
 builder.AddItems();
 builder.AddModeration();
@@ -30,7 +32,15 @@ if (AdminCommands.IsCommand(args))
 
 app.UseApiErrors();
 app.MapHealth();
-if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("api"))
+var roles = app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value;
+if (roles.HasRole("authority"))
+{
+    app.UseAuthority();
+    app.MapAuthority();
+    app.MapPowApi();
+}
+
+if (roles.HasRole("api"))
 {
     app.UseCredentials();
     app.UseAuthorization();
@@ -39,7 +49,6 @@ if (app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value.HasRole("
     app.MapAccountApi();
     app.MapKeysApi();
     app.MapProtectedResourceMetadata();
-    app.MapPowApi();
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();

@@ -236,3 +236,32 @@ public sealed class AuditEvent
     /// <summary>JSON.</summary>
     public string? Detail { get; set; }
 }
+
+/// <summary>
+/// A key of the OAuth authority: <c>sig</c> keys sign access and identity tokens (published in the JWKS), <c>enc</c> keys
+/// encrypt the authority's own authorization codes and refresh tokens. Shared by every authority node.
+/// </summary>
+public sealed class AuthorityKey
+{
+    public required string Id { get; set; }
+    /// <summary><c>sig</c> or <c>enc</c>.</summary>
+    public required string Purpose { get; set; }
+    /// <summary>The key material: PKCS#8 for a signing key, the raw bytes of a symmetric key.</summary>
+    public required byte[] Material { get; set; }
+    public long CreatedAt { get; set; }
+    /// <summary>From when the key signs; published in the JWKS before that so that every verifier knows it in time.</summary>
+    public long ActiveFrom { get; set; }
+    /// <summary>When the key is dropped (no longer published or accepted).</summary>
+    public long RetiresAt { get; set; }
+}
+
+/// <summary>A signed-in browser session of the authority; signing out or an admin revokes it on every node.</summary>
+public sealed class AccountSession
+{
+    public required string Id { get; set; }
+    public required string AccountId { get; set; }
+    public long CreatedAt { get; set; }
+    public long ExpiresAt { get; set; }
+    public long? RevokedAt { get; set; }
+    public string? UserAgent { get; set; }
+}

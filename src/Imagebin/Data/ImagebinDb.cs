@@ -15,6 +15,10 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
     public DbSet<Report> Reports => Set<Report>();
     public DbSet<RemovalRecord> RemovalRecords => Set<RemovalRecord>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<AuthorityKey> AuthorityKeys => Set<AuthorityKey>();
+    public DbSet<AccountSession> AccountSessions => Set<AccountSession>();
+
+    private const string OpenIddictPrefix = "OpenIddictEntityFrameworkCore";
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -43,6 +47,14 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
         model.Entity<Report>(e => e.HasIndex(r => new { r.ItemId, r.Reporter }).IsUnique());
         model.Entity<RemovalRecord>(e => e.HasKey(r => r.ItemId));
         model.Entity<AuditEvent>(e => e.HasIndex(a => a.ItemId));
+        model.Entity<AuthorityKey>(e => e.Property(k => k.Id).HasMaxLength(32));
+        model.Entity<AccountSession>(e =>
+        {
+            e.Property(s => s.Id).HasMaxLength(32);
+            e.HasIndex(s => s.AccountId);
+        });
+        // The OAuth authority's applications, authorizations, scopes and tokens (OpenIddict's stores).
+        model.UseOpenIddict();
         model.Entity<Blob>(e =>
         {
             e.HasKey(b => b.Sha256);
@@ -57,7 +69,10 @@ public sealed class ImagebinDb(DbContextOptions<ImagebinDb> options) : DbContext
         // snake_case names, so the schema reads the same from psql and sqlite3.
         foreach (var entity in model.Model.GetEntityTypes())
         {
-            entity.SetTableName(Plural(SnakeCase(entity.ClrType.Name)));
+            var name = entity.ClrType.Name;
+            entity.SetTableName(name.StartsWith(OpenIddictPrefix, StringComparison.Ordinal)
+                ? "oauth_" + Plural(SnakeCase(name[OpenIddictPrefix.Length..].Split('`')[0]))
+                : Plural(SnakeCase(name)));
             foreach (var property in entity.GetProperties())
             {
                 property.SetColumnName(SnakeCase(property.Name));

@@ -8,6 +8,7 @@ public static class ErrorCodes
     public const string AuthRequired = "auth_required";
     public const string Unauthorized = "unauthorized";
     public const string InvalidToken = "invalid_token";
+    public const string InvalidDpopProof = "invalid_dpop_proof";
     public const string InsufficientScope = "insufficient_scope";
     public const string Forbidden = "forbidden";
     public const string AccountBanned = "account_banned";
@@ -29,7 +30,7 @@ public static class ErrorCodes
 
     public static int Status(string code) => code switch
     {
-        AuthRequired or Unauthorized or InvalidToken => StatusCodes.Status401Unauthorized,
+        AuthRequired or Unauthorized or InvalidToken or InvalidDpopProof => StatusCodes.Status401Unauthorized,
         InsufficientScope or Forbidden or AccountBanned or TurnstileFailed => StatusCodes.Status403Forbidden,
         InvalidJson or InvalidRequest => StatusCodes.Status400BadRequest,
         NotFound => StatusCodes.Status404NotFound,
@@ -48,6 +49,7 @@ public static class ErrorCodes
         AuthRequired => "Authentication required",
         Unauthorized => "Unauthorized",
         InvalidToken => "Invalid or expired token",
+        InvalidDpopProof => "Invalid DPoP proof",
         InsufficientScope => "Insufficient scope",
         Forbidden => "Forbidden",
         AccountBanned => "Account banned",
@@ -106,8 +108,9 @@ public sealed class ApiError(string code, string? detail = null) : IResult, ISta
         response.Headers.CacheControl = "no-store";
         if (StatusCode == StatusCodes.Status401Unauthorized)
         {
-            response.Headers.WWWAuthenticate =
-                BearerChallenge.Unauthorized(site.PublicBase, context.Request.Path, Code == ErrorCodes.InvalidToken);
+            response.Headers.WWWAuthenticate = Code == ErrorCodes.InvalidDpopProof
+                ? BearerChallenge.InvalidDpopProof(site.PublicBase, context.Request.Path)
+                : BearerChallenge.Unauthorized(site.PublicBase, context.Request.Path, Code == ErrorCodes.InvalidToken);
         }
         else if (Code == ErrorCodes.InsufficientScope)
         {

@@ -38,6 +38,40 @@ public sealed class AccountService(ImagebinDb db, TimeProvider time)
         return new Created(account, oneTime);
     }
 
+    /// <summary>Hashed once at start-up: an unknown name costs the same hashing as a known one, so timing does not tell which exist.</summary>
+    private static readonly string DummyHash = Hasher.HashPassword(new Account { Id = "", Name = "" }, "not a password");
+
+    public enum SignInOutcome
+    {
+        Success,
+        Failed,
+        Banned,
+    }
+
+    /// <summary>Checks a name and password; rehashes a password stored with older parameters.</summary>
+    public async Task<(SignInOutcome Outcome, Account? Account)> VerifyPasswordAsync(string name, string password, CancellationToken cancellationToken)
+    {
+        var account = await db.Accounts.FirstOrDefaultAsync(a => a.Name == name, cancellationToken);
+        var result = Hasher.VerifyHashedPassword(account ?? new Account { Id = "", Name = "" }, account?.PasswordHash ?? DummyHash, password);
+        if (account?.PasswordHash is null || result == PasswordVerificationResult.Failed)
+        {
+            return (SignInOutcome.Failed, null);
+        }
+
+        if (account.Banned)
+        {
+            return (SignInOutcome.Banned, null);
+        }
+
+        if (result == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            account.PasswordHash = Hasher.HashPassword(account, password);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return (SignInOutcome.Success, account);
+    }
+
     public Task<Account?> FindByNameAsync(string name, CancellationToken cancellationToken) =>
         db.Accounts.FirstOrDefaultAsync(a => a.Name == name, cancellationToken);
 }

@@ -9,9 +9,24 @@ public static class AccountsSetup
     {
         builder.Services.AddOptions<AuthorityOptions>().BindConfiguration(AuthorityOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<ApiKeys>();
+        builder.Services.AddMemoryCache();
+        if (builder.Configuration.GetValue<AuthorityMode?>($"{AuthorityOptions.Section}:Mode") == AuthorityMode.External)
+        {
+            // The authority is configured by the operator, not named by a user: no SSRF guard, but no redirects either.
+            var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            {
+                Timeout = TimeSpan.FromSeconds(10),
+            };
+            builder.Services.AddSingleton<ITokenVerifier>(provider => ActivatorUtilities.CreateInstance<RemoteTokenVerifier>(provider, http));
+        }
+        else
+        {
+            builder.Services.AddScoped<ITokenVerifier, EmbeddedTokenVerifier>();
+        }
+
         builder.Services.AddScoped<AccountService>();
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthentication(CredentialsAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, CredentialsAuthenticationHandler>(CredentialsAuthenticationHandler.SchemeName, null);
         var authorization = builder.Services.AddAuthorizationBuilder();
         foreach (var scope in Scopes.All)
         {

@@ -3,6 +3,7 @@ using System.Text;
 using Imagebin.Data;
 using Imagebin.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Imagebin.Features.Accounts;
 
@@ -10,7 +11,7 @@ namespace Imagebin.Features.Accounts;
 /// API keys: <c>pbca_live_&lt;id&gt;_&lt;secret&gt;</c>, base62, a 12-character public id and a 43-character secret (≈ 256 bits).
 /// Only the SHA-256 of the secret is stored; a high-entropy secret needs no slow KDF, and the comparison is constant-time.
 /// </summary>
-public sealed class ApiKeys(ImagebinDb db, SiteUrls site, TimeProvider time)
+public sealed class ApiKeys(ImagebinDb db, SiteUrls site, IOptions<AuthorityOptions> authority, TimeProvider time)
 {
     public const string Prefix = "pbca_live_";
     private const int IdLength = 12;
@@ -43,7 +44,7 @@ public sealed class ApiKeys(ImagebinDb db, SiteUrls site, TimeProvider time)
             AccountId = accountId,
             SecretHash = SHA256.HashData(Encoding.ASCII.GetBytes(secret)),
             Scopes = string.Join(' ', scopes.Distinct()),
-            Audience = SiteUrls.Normalize(audience ?? site.PublicBase),
+            Audience = SiteUrls.Normalize(audience ?? authority.Value.ResourceBase(site)),
             CreatedAt = now.ToUnixTimeMilliseconds(),
             ExpiresAt = lifetime is { } life ? (now + life).ToUnixTimeMilliseconds() : null,
         };
@@ -76,7 +77,7 @@ public sealed class ApiKeys(ImagebinDb db, SiteUrls site, TimeProvider time)
 
     public sealed record Verification(Outcome Outcome, ApiKey? Key = null, Account? Account = null);
 
-    /// <summary>Checks a presented token: shape, secret, revocation, expiry, audience and the owner's standing.</summary>
+    /// <summary>Checks a presented token: shape, secret, revocation, expiry and the owner's standing (the caller checks the audience).</summary>
     public async Task<Verification> VerifyAsync(string token, CancellationToken cancellationToken)
     {
         if (!TryParse(token, out var id, out var secret))
@@ -98,7 +99,7 @@ public sealed class ApiKeys(ImagebinDb db, SiteUrls site, TimeProvider time)
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (found.Key.RevokedAt is not null || found.Key.ExpiresAt <= now || found.Key.Audience != site.PublicBase)
+        if (found.Key.RevokedAt is not null || found.Key.ExpiresAt <= now)
         {
             return new Verification(Outcome.Invalid);
         }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using Imagebin.Data;
 using Imagebin.Infrastructure;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -58,9 +59,9 @@ public static class KeysApi
     private sealed record CreateRequest(string[] Scopes, string? Audience, long? ExpiresIn);
 
     private static async Task<Results<Created<CreatedApiKeyDto>, ApiError>> CreateAsync(
-        HttpContext context, ClaimsPrincipal user, ApiKeys apiKeys, SiteUrls site, CancellationToken cancellationToken)
+        HttpContext context, ClaimsPrincipal user, ApiKeys apiKeys, SiteUrls site, IOptions<AuthorityOptions> authority, CancellationToken cancellationToken)
     {
-        var (request, error) = await ReadCreateRequestAsync(context.Request, site, cancellationToken);
+        var (request, error) = await ReadCreateRequestAsync(context.Request, site, authority.Value, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -107,7 +108,7 @@ public static class KeysApi
 
     /// <summary>Parses and checks <c>{"scopes": […], "audience": "…", "expires_in": seconds}</c>; nothing is written yet.</summary>
     private static async Task<(CreateRequest? Request, ApiError? Error)> ReadCreateRequestAsync(
-        HttpRequest request, SiteUrls site, CancellationToken cancellationToken)
+        HttpRequest request, SiteUrls site, AuthorityOptions authority, CancellationToken cancellationToken)
     {
         var (bytes, error) = await RequestBodies.ReadJsonAsync(request, MaxBody, cancellationToken);
         if (error is not null)
@@ -170,16 +171,17 @@ public static class KeysApi
             return (null, Invalid($"Unknown scope '{Clip(unknown[0])}'; known: {string.Join(", ", Scopes.Known)}."));
         }
 
-        if (audience is not null && !IsThisSite(audience, site))
+        var resources = authority.Resources(site);
+        if (audience is not null && !IsResource(audience, resources))
         {
-            return (null, Invalid($"'audience' must be this site ({site.PublicBase}) or its MCP endpoint ({site.PublicBase}{BearerChallenge.McpPath})."));
+            return (null, Invalid($"'audience' must be the API ({resources[0]}) or its MCP endpoint ({resources[1]})."));
         }
 
         return (new CreateRequest(scopes, audience, expiresIn), null);
     }
 
-    /// <summary>The resources this site is: its origin and its <c>/mcp</c> URL (a trailing slash and host case aside).</summary>
-    private static bool IsThisSite(string audience, SiteUrls site)
+    /// <summary>One of the resources keys are for: the API's origin or its <c>/mcp</c> URL (a trailing slash and host case aside).</summary>
+    private static bool IsResource(string audience, string[] resources)
     {
         if (!Uri.TryCreate(audience, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
             || uri.UserInfo.Length > 0 || uri.Query.Length > 0 || uri.Fragment.Length > 0)
@@ -188,7 +190,7 @@ public static class KeysApi
         }
 
         var normalized = SiteUrls.Normalize(audience);
-        return normalized == site.PublicBase || normalized == site.PublicBase + BearerChallenge.McpPath;
+        return resources.Contains(normalized, StringComparer.Ordinal);
     }
 
     private static ApiError Invalid(string detail) => new(ErrorCodes.InvalidRequest, detail);

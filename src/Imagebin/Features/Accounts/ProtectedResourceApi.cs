@@ -24,8 +24,7 @@ public sealed record ProtectedResourceMetadataDto(
 /// </summary>
 public static class ProtectedResourceApi
 {
-    /// <summary>The algorithms a DPoP proof may be signed with (RFC 9449).</summary>
-    public static readonly string[] DpopAlgorithms = ["ES256", "RS256", "PS256", "EdDSA"];
+    public static readonly string[] DpopAlgorithms = BearerChallenge.DpopAlgorithms;
 
     public static IEndpointRouteBuilder MapProtectedResourceMetadata(this IEndpointRouteBuilder app)
     {

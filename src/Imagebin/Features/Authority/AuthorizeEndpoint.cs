@@ -1,0 +1,202 @@
+using System.Collections.Immutable;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Imagebin.Data;
+using Imagebin.Features.Accounts;
+using Imagebin.Infrastructure;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Imagebin.Features.Authority;
+
+/// <summary>
+/// The authorization endpoint after OpenIddict has checked the request (client, redirect URI, PKCE S256, scopes,
+/// resources): the user signs in, then sees who asks for what and grants all or part of it.
+/// </summary>
+public static class AuthorizeEndpoint
+{
+    private const string ConsentField = "consent";
+    private const string GrantedScopeField = "granted_scope";
+
+    public static IEndpointRouteBuilder MapAuthorizeEndpoint(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods(AuthoritySetup.AuthorizePath, [HttpMethods.Get, HttpMethods.Post], AuthorizeAsync).ExcludeFromDescription().DisableAntiforgery();
+        return app;
+    }
+
+    private static async Task<IResult> AuthorizeAsync(
+        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications, SiteUrls site)
+    {
+        var request = context.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request cannot be retrieved.");
+        var account = await Sessions.CurrentAccountAsync(context);
+        if (account is null)
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Refuse(Errors.LoginRequired, "The user is not signed in.");
+            }
+
+            return Results.Redirect($"{SignInPages.SignInPath}?return_url={Uri.EscapeDataString(ReturnUrl(request))}");
+        }
+
+        var application = await applications.FindByClientIdAsync(request.ClientId!, context.RequestAborted)
+            ?? throw new InvalidOperationException("OpenIddict validated a client that does not exist.");
+        var clientName = await applications.GetDisplayNameAsync(application, context.RequestAborted) ?? request.ClientId!;
+        var grantable = request.GetScopes().Where(scope => AuthorityPrincipal.MayHold(account, scope)).ToList();
+        var resources = request.GetResources() is { Length: > 0 } asked ? asked.ToArray() : [site.PublicBase];
+
+        var consent = context.Request.HasFormContentType ? context.Request.Form[ConsentField].ToString() : "";
+        if (consent.Length == 0)
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Refuse(Errors.ConsentRequired, "The user has not granted this client access yet.");
+            }
+
+            return ConsentPage(context, antiforgery, request, account, clientName, grantable, resources);
+        }
+
+        if (!await SignInPages.IsValidFormAsync(context, antiforgery))
+        {
+            return Html.Page("Authorize", "<p class=\"error\" role=\"alert\">The form expired or came from another site. Start again from the application.</p>", 400);
+        }
+
+        if (consent != "approve")
+        {
+            return Refuse(Errors.AccessDenied, "The user declined.");
+        }
+
+        var chosen = context.Request.Form[GrantedScopeField].Select(s => s ?? "").ToHashSet(StringComparer.Ordinal);
+        var granted = grantable.Where(chosen.Contains).ToList();
+        if (await applications.HasPermissionAsync(application, Permissions.GrantTypes.RefreshToken, context.RequestAborted))
+        {
+            // Clients that may refresh always get a refresh token: MCP clients rarely ask for offline_access.
+            granted.Add(Scopes.OfflineAccess);
+        }
+
+        var principal = AuthorityPrincipal.Create(account, granted, resources, dpopJkt: null);
+        return Results.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>An OAuth error sent back to the client's redirect URI by OpenIddict.</summary>
+    public static IResult Refuse(string error, string description) =>
+        Results.Forbid(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }),
+            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+
+    private static string ReturnUrl(OpenIddictRequest request)
+    {
+        var query = new StringBuilder();
+        foreach (var (name, value) in request.GetParameters())
+        {
+            if (name is ConsentField or GrantedScopeField or "csrf")
+            {
+                continue;
+            }
+
+            foreach (var item in (string?[]?)value ?? [])
+            {
+                query.Append(query.Length == 0 ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(item ?? ""));
+            }
+        }
+
+        return AuthoritySetup.AuthorizePath + query;
+    }
+
+    private static IResult ConsentPage(
+        HttpContext context, IAntiforgery antiforgery, OpenIddictRequest request, Account account, string clientName,
+        IReadOnlyList<string> grantable, string[] resources)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(context);
+        var redirectHost = Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var redirect) ? redirect.Authority : request.RedirectUri;
+        var hidden = new StringBuilder();
+        foreach (var (name, value) in request.GetParameters())
+        {
+            if (name is ConsentField or GrantedScopeField or "csrf")
+            {
+                continue;
+            }
+
+            foreach (var item in (string?[]?)value ?? [])
+            {
+                hidden.Append($"<input type=\"hidden\" name=\"{Html.Encode(name)}\" value=\"{Html.Encode(item)}\">");
+            }
+        }
+
+        var scopes = new StringBuilder();
+        foreach (var scope in grantable.Where(s => s is not Scopes.OfflineAccess))
+        {
+            scopes.Append($"<label class=\"scope\"><input type=\"checkbox\" name=\"{GrantedScopeField}\" value=\"{Html.Encode(scope)}\" checked> <code>{Html.Encode(scope)}</code> — {Html.Encode(Describe(scope))}</label>");
+        }
+
+        var isUrlClient = request.ClientId!.StartsWith("https://", StringComparison.Ordinal);
+        return Html.Page("Authorize access", $"""
+            <p><strong>{Html.Encode(clientName)}</strong>{(isUrlClient ? $" (<code>{Html.Encode(request.ClientId)}</code>)" : "")} wants to use your Imagebin account <strong>{Html.Encode(account.Name)}</strong>.</p>
+            <p>After you answer you will be sent to <strong>{Html.Encode(redirectHost)}</strong>.</p>
+            <p>Access to: {string.Join(", ", resources.Select(r => $"<code>{Html.Encode(r)}</code>"))}</p>
+            <form method="post" action="{AuthoritySetup.AuthorizePath}">
+            <input type="hidden" name="{tokens.FormFieldName}" value="{Html.Encode(tokens.RequestToken)}">
+            {hidden}
+            <fieldset><legend>It may</legend>{(scopes.Length == 0 ? "<p>(nothing beyond knowing who you are)</p>" : scopes.ToString())}</fieldset>
+            <button type="submit" name="{ConsentField}" value="approve">Allow</button>
+            <button type="submit" name="{ConsentField}" value="deny">Deny</button>
+            </form>
+            """);
+    }
+
+    private static string Describe(string scope) => scope switch
+    {
+        Accounts.Scopes.ImageCreate => "upload images to your account",
+        Accounts.Scopes.ImageRead => "see your images, private ones included",
+        Accounts.Scopes.ImageDelete => "edit and delete your images",
+        Accounts.Scopes.Admin => "moderate and administer this site",
+        Scopes.OpenId => "know your account name",
+        _ => scope,
+    };
+}
+
+/// <summary>The identity the authority puts in its codes and tokens.</summary>
+public static class AuthorityPrincipal
+{
+    /// <summary>A private claim (no destination: kept in codes and refresh tokens only) binding a refresh token to a DPoP key.</summary>
+    public const string DpopBindingClaim = "imagebin_dpop_jkt";
+
+    public static bool MayHold(Account account, string scope) =>
+        scope is Scopes.OpenId or Scopes.OfflineAccess
+        || Accounts.Scopes.All.Contains(scope)
+        || (scope == Accounts.Scopes.Admin && account.Role == AccountRoles.Admin);
+
+    public static ClaimsPrincipal Create(Account account, IEnumerable<string> scopes, IEnumerable<string> resources, string? dpopJkt)
+    {
+        var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, account.Id)
+            .SetClaim(Claims.Name, account.Name)
+            .SetClaim(Claims.Role, account.Role);
+        if (dpopJkt is not null)
+        {
+            identity.SetClaim(Claims.Confirmation, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["jkt"] = dpopJkt }));
+            identity.SetClaim(DpopBindingClaim, dpopJkt);
+        }
+
+        identity.SetScopes(scopes.Distinct().ToImmutableArray());
+        identity.SetResources(resources.Distinct().ToImmutableArray());
+        identity.SetDestinations(claim => claim.Type switch
+        {
+            Claims.Subject or Claims.Name => [Destinations.AccessToken, Destinations.IdentityToken],
+            Claims.Role or Claims.Confirmation => [Destinations.AccessToken],
+            _ => [],
+        });
+        return new ClaimsPrincipal(identity);
+    }
+}
