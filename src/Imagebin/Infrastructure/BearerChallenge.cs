@@ -27,8 +27,5 @@ public static class BearerChallenge
 
     /// <summary>401 for a DPoP proof that failed (RFC 9449 §7.1): the DPoP scheme, the algorithms a proof may use, and the metadata.</summary>
     public static string InvalidDpopProof(string publicBase, PathString requestPath) =>
-        $"DPoP error=\"invalid_dpop_proof\", algs=\"{string.Join(' ', DpopAlgorithms)}\", resource_metadata=\"{MetadataUrl(publicBase, requestPath)}\"";
-
-    /// <summary>The algorithms a DPoP proof may be signed with.</summary>
-    public static readonly string[] DpopAlgorithms = ["ES256", "ES384", "RS256", "PS256"];
+        $"DPoP error=\"invalid_dpop_proof\", algs=\"{string.Join(' ', Imagebin.Features.Authority.Dpop.DpopAlgorithms.All)}\", resource_metadata=\"{MetadataUrl(publicBase, requestPath)}\"";
 }

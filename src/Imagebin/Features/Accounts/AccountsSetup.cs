@@ -1,4 +1,5 @@
 using Imagebin.Data;
+using Imagebin.Features.Authority.Dpop;
 using Microsoft.AspNetCore.Authentication;
 
 namespace Imagebin.Features.Accounts;
@@ -10,6 +11,7 @@ public static class AccountsSetup
         builder.Services.AddOptions<AuthorityOptions>().BindConfiguration(AuthorityOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<ApiKeys>();
         builder.Services.AddMemoryCache();
+        builder.Services.AddDpop();
         if (builder.Configuration.GetValue<AuthorityMode?>($"{AuthorityOptions.Section}:Mode") == AuthorityMode.External)
         {
             // The authority is configured by the operator, not named by a user: no SSRF guard, but no redirects either.

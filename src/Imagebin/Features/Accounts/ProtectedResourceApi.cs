@@ -24,7 +24,6 @@ public sealed record ProtectedResourceMetadataDto(
 /// </summary>
 public static class ProtectedResourceApi
 {
-    public static readonly string[] DpopAlgorithms = BearerChallenge.DpopAlgorithms;
 
     public static IEndpointRouteBuilder MapProtectedResourceMetadata(this IEndpointRouteBuilder app)
     {
@@ -40,7 +39,7 @@ public static class ProtectedResourceApi
         AuthorizationServers: [authority.ResolveIssuer(site)],
         ScopesSupported: Scopes.All,
         BearerMethodsSupported: ["header"],
-        DpopSigningAlgValuesSupported: DpopAlgorithms,
+        DpopSigningAlgValuesSupported: [.. Authority.Dpop.DpopAlgorithms.All],
         ResourceName: "Imagebin",
         ResourceDocumentation: site.PublicBase + "/docs");
 

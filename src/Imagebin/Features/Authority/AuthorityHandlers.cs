@@ -17,7 +17,7 @@ public static class AuthorityHandlers
             var urls = context.Transaction.GetHttpRequest()!.HttpContext.RequestServices.GetRequiredService<AuthorityUrls>();
             context.Metadata["registration_endpoint"] = urls.Register;
             context.Metadata["client_id_metadata_document_supported"] = true;
-            context.Metadata["dpop_signing_alg_values_supported"] = Infrastructure.BearerChallenge.DpopAlgorithms;
+            context.Metadata["dpop_signing_alg_values_supported"] = Dpop.DpopAlgorithms.All.ToArray();
             context.Metadata["authorization_response_iss_parameter_supported"] = true;
             return default;
         }));

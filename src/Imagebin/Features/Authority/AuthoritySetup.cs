@@ -76,6 +76,8 @@ public static class AuthoritySetup
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ServerConfiguration>();
         services.AddHostedService<IntrospectionClientSeed>();
         services.AddScoped<ClientRegistration>();
+        services.AddSingleton<AuthorityUrls>();
+        services.AddClientMetadata();
         return builder;
     }
 
