@@ -144,7 +144,7 @@ public static class CredentialsPipeline
     /// endpoints that allow anonymous callers: a client with a bad key must learn it instead of silently acting as
     /// anonymous. Requests without the header (every plain image fetch) skip authentication entirely.
     /// </summary>
-    public static IApplicationBuilder UseCredentials(this IApplicationBuilder app) => app
+    public static IApplicationBuilder UseCredentials(this IApplicationBuilder app) => app.MarkAuthenticationPlaced()
         // RFC 6750 §2.3 allows a token in the query; OAuth 2.1 and the MCP spec forbid it: URLs end up in logs and Referers.
         .UseWhen(
             context => context.Request.QueryString.HasValue && context.Request.Query.ContainsKey("access_token")

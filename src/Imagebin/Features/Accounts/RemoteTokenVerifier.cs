@@ -163,7 +163,7 @@ public sealed class RemoteTokenVerifier(
             }
 
             using var jwks = await GetJsonAsync(jwksUri, cancellationToken);
-            var keys = new JsonWebKeySet(jwks.RootElement.GetRawText()).GetSigningKeys();
+            var keys = new JsonWebKeySet(jwks.RootElement.GetRawText()).GetSigningKeys().ToList();
             _metadata = new Metadata(issuer, jwksUri, introspection, keys, now);
             return _metadata;
         }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.AspNetCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -15,9 +16,16 @@ public static class AuthorityHandlers
         server.AddEventHandler<HandleConfigurationRequestContext>(handler => handler.UseInlineHandler(context =>
         {
             var urls = context.Transaction.GetHttpRequest()!.HttpContext.RequestServices.GetRequiredService<AuthorityUrls>();
+            // OpenIddict derives endpoint URLs from the request's host; ours come from the configured issuer only, so that a
+            // spoofed Host header cannot send a client's credentials elsewhere.
+            context.AuthorizationEndpoint = new Uri(urls.Endpoint(AuthoritySetup.AuthorizePath));
+            context.TokenEndpoint = new Uri(urls.Token);
+            context.IntrospectionEndpoint = new Uri(urls.Endpoint(AuthoritySetup.IntrospectPath));
+            context.RevocationEndpoint = new Uri(urls.Endpoint(AuthoritySetup.RevokePath));
+            context.JsonWebKeySetEndpoint = new Uri(urls.Endpoint(AuthoritySetup.JwksPath));
             context.Metadata["registration_endpoint"] = urls.Register;
             context.Metadata["client_id_metadata_document_supported"] = true;
-            context.Metadata["dpop_signing_alg_values_supported"] = Dpop.DpopAlgorithms.All.ToArray();
+            context.Metadata["dpop_signing_alg_values_supported"] = Dpop.DpopAlgorithms.All.Select(alg => (string?)alg).ToImmutableArray();
             context.Metadata["authorization_response_iss_parameter_supported"] = true;
             return default;
         }));

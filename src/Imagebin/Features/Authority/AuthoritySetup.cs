@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
+using OidcScopes = OpenIddict.Abstractions.OpenIddictConstants.Scopes;
 
 namespace Imagebin.Features.Authority;
 
@@ -62,10 +63,13 @@ public static class AuthoritySetup
                     .SetConfigurationEndpointUris(".well-known/oauth-authorization-server", ".well-known/openid-configuration");
                 server.AllowAuthorizationCodeFlow().AllowRefreshTokenFlow();
                 server.RequireProofKeyForCodeExchange();
+                // Every client may ask for either of this site's two resources (the API and /mcp); no other resource
+                // exists (options.Resources), so per-client resource permissions would add nothing.
+                server.IgnoreResourcePermissions();
                 server.DisableAccessTokenEncryption();
                 // A redeemed refresh token presented again revokes its whole family at once: no grace period.
                 server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
-                server.RegisterScopes([.. Scopes.Known, Scopes.OpenId, Scopes.OfflineAccess]);
+                server.RegisterScopes([.. Accounts.Scopes.Known, OidcScopes.OpenId, OidcScopes.OfflineAccess]);
                 server.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()
@@ -90,7 +94,7 @@ public static class AuthoritySetup
             options.Issuer = new Uri(settings.ResolveIssuer(site));
             foreach (var resource in settings.Resources(site))
             {
-                options.Resources.Add(resource);
+                options.Resources.Add(new Uri(resource));
             }
 
             // S256 only: "plain" would let whoever sees the authorization request redeem the code.
@@ -119,9 +123,20 @@ public static class AuthoritySetup
     /// image fetches never touch cookies, sessions or OpenIddict.
     /// </summary>
     public static IApplicationBuilder UseAuthority(this IApplicationBuilder app) =>
-        app.UseWhen(context => IsAuthorityPath(context.Request.Path), branch => branch
+        app.MarkAuthenticationPlaced().UseWhen(context => IsAuthorityPath(context.Request.Path), branch => branch
             .UseMiddleware<ApiKeyIntrospection>()
             .UseAuthentication());
+
+    /// <summary>
+    /// WebApplication puts authentication in front of every request unless the app placed it itself; ours runs inside
+    /// <c>UseWhen</c> branches, whose property writes do not reach the root, so the root is told here. Without this,
+    /// every image fetch would run the authentication middleware and OpenIddict's request matching.
+    /// </summary>
+    public static IApplicationBuilder MarkAuthenticationPlaced(this IApplicationBuilder app)
+    {
+        app.Properties["__AuthenticationMiddlewareSet"] = true;
+        return app;
+    }
 
     public static IEndpointRouteBuilder MapAuthority(this IEndpointRouteBuilder app)
     {

@@ -8,10 +8,13 @@ using Imagebin.Infrastructure;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
+using OidcScopes = OpenIddict.Abstractions.OpenIddictConstants.Scopes;
 
 namespace Imagebin.Features.Authority;
 
@@ -31,7 +34,7 @@ public static class AuthorizeEndpoint
     }
 
     private static async Task<IResult> AuthorizeAsync(
-        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications, SiteUrls site)
+        HttpContext context, IAntiforgery antiforgery, IOpenIddictApplicationManager applications, SiteUrls site, IOptions<AuthorityOptions> authority)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request cannot be retrieved.");
@@ -50,7 +53,11 @@ public static class AuthorizeEndpoint
             ?? throw new InvalidOperationException("OpenIddict validated a client that does not exist.");
         var clientName = await applications.GetDisplayNameAsync(application, context.RequestAborted) ?? request.ClientId!;
         var grantable = request.GetScopes().Where(scope => AuthorityPrincipal.MayHold(account, scope)).ToList();
-        var resources = request.GetResources() is { Length: > 0 } asked ? asked.ToArray() : [site.PublicBase];
+        // Written as configured (OpenIddict has already refused any other resource, as invalid_target).
+        var known = authority.Value.Resources(site);
+        var resources = request.GetResources() is { Length: > 0 } asked
+            ? asked.Select(r => known.FirstOrDefault(k => new Uri(k) == new Uri(r)) ?? r).Distinct().ToArray()
+            : [known[0]];
 
         var consent = context.Request.HasFormContentType ? context.Request.Form[ConsentField].ToString() : "";
         if (consent.Length == 0)
@@ -78,7 +85,7 @@ public static class AuthorizeEndpoint
         if (await applications.HasPermissionAsync(application, Permissions.GrantTypes.RefreshToken, context.RequestAborted))
         {
             // Clients that may refresh always get a refresh token: MCP clients rarely ask for offline_access.
-            granted.Add(Scopes.OfflineAccess);
+            granted.Add(OidcScopes.OfflineAccess);
         }
 
         var principal = AuthorityPrincipal.Create(account, granted, resources, dpopJkt: null);
@@ -105,7 +112,7 @@ public static class AuthorizeEndpoint
                 continue;
             }
 
-            foreach (var item in (string?[]?)value ?? [])
+            foreach (var item in (StringValues)value)
             {
                 query.Append(query.Length == 0 ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(item ?? ""));
             }
@@ -128,14 +135,14 @@ public static class AuthorizeEndpoint
                 continue;
             }
 
-            foreach (var item in (string?[]?)value ?? [])
+            foreach (var item in (StringValues)value)
             {
                 hidden.Append($"<input type=\"hidden\" name=\"{Html.Encode(name)}\" value=\"{Html.Encode(item)}\">");
             }
         }
 
         var scopes = new StringBuilder();
-        foreach (var scope in grantable.Where(s => s is not Scopes.OfflineAccess))
+        foreach (var scope in grantable.Where(s => s is not OidcScopes.OfflineAccess))
         {
             scopes.Append($"<label class=\"scope\"><input type=\"checkbox\" name=\"{GrantedScopeField}\" value=\"{Html.Encode(scope)}\" checked> <code>{Html.Encode(scope)}</code> — {Html.Encode(Describe(scope))}</label>");
         }
@@ -161,7 +168,7 @@ public static class AuthorizeEndpoint
         Accounts.Scopes.ImageRead => "see your images, private ones included",
         Accounts.Scopes.ImageDelete => "edit and delete your images",
         Accounts.Scopes.Admin => "moderate and administer this site",
-        Scopes.OpenId => "know your account name",
+        OidcScopes.OpenId => "know your account name",
         _ => scope,
     };
 }
@@ -173,7 +180,7 @@ public static class AuthorityPrincipal
     public const string DpopBindingClaim = "imagebin_dpop_jkt";
 
     public static bool MayHold(Account account, string scope) =>
-        scope is Scopes.OpenId or Scopes.OfflineAccess
+        scope is OidcScopes.OpenId or OidcScopes.OfflineAccess
         || Accounts.Scopes.All.Contains(scope)
         || (scope == Accounts.Scopes.Admin && account.Role == AccountRoles.Admin);
 

@@ -5,6 +5,7 @@ using Imagebin.Infrastructure;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
+using OidcScopes = OpenIddict.Abstractions.OpenIddictConstants.Scopes;
 
 namespace Imagebin.Features.Authority;
 
@@ -39,7 +40,7 @@ public sealed class ClientRegistration(IOpenIddictApplicationManager application
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };
-        foreach (var scope in Accounts.Scopes.Known.Append(Scopes.OpenId).Append(Scopes.OfflineAccess))
+        foreach (var scope in Accounts.Scopes.Known.Append(OidcScopes.OpenId).Append(OidcScopes.OfflineAccess))
         {
             descriptor.Permissions.Add(Permissions.Prefixes.Scope + scope);
         }

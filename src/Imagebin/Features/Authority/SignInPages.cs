@@ -3,6 +3,7 @@ using Imagebin.Features.Accounts;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace Imagebin.Features.Authority;
@@ -20,11 +21,11 @@ public static class SignInPages
 
     public static IEndpointRouteBuilder MapSignInPages(this IEndpointRouteBuilder app)
     {
-        app.MapGet(SignInPath, (HttpContext context, IAntiforgery antiforgery, string? return_url) =>
-            SignInForm(context, antiforgery, return_url, error: null)).ExcludeFromDescription();
+        app.MapGet(SignInPath, (HttpContext context, IAntiforgery antiforgery, [FromQuery(Name = "return_url")] string? returnUrl) =>
+            SignInForm(context, antiforgery, returnUrl, error: null)).ExcludeFromDescription();
         app.MapPost(SignInPath, SignInAsync).ExcludeFromDescription().DisableAntiforgery();
-        app.MapGet(SignUpPath, (HttpContext context, IAntiforgery antiforgery, IOptions<AuthorityOptions> options, string? return_url) =>
-            options.Value.SignUpEnabled ? SignUpForm(context, antiforgery, return_url, error: null) : Html.Page("Sign-up is closed", "<p>This site does not take new accounts.</p>", 403))
+        app.MapGet(SignUpPath, (HttpContext context, IAntiforgery antiforgery, IOptions<AuthorityOptions> options, [FromQuery(Name = "return_url")] string? returnUrl) =>
+            options.Value.SignUpEnabled ? SignUpForm(context, antiforgery, returnUrl, error: null) : Html.Page("Sign-up is closed", "<p>This site does not take new accounts.</p>", 403))
             .ExcludeFromDescription();
         app.MapPost(SignUpPath, SignUpAsync).ExcludeFromDescription().DisableAntiforgery();
         app.MapPost(SignOutPath, SignOutAsync).ExcludeFromDescription().DisableAntiforgery();
@@ -100,7 +101,7 @@ public static class SignInPages
             return SignInForm(context, antiforgery, returnUrl, message, outcome == AccountService.SignInOutcome.Banned ? 403 : 400);
         }
 
-        await SignInAsync(context, sessions, account!, cancellationToken);
+        await StartSessionAsync(context, sessions, account!, cancellationToken);
         return Results.Redirect(SafeReturnUrl(returnUrl));
     }
 
@@ -140,7 +141,7 @@ public static class SignInPages
             return SignUpForm(context, antiforgery, returnUrl, exception.Message, 400);
         }
 
-        await SignInAsync(context, sessions, account, cancellationToken);
+        await StartSessionAsync(context, sessions, account, cancellationToken);
         return Results.Redirect(SafeReturnUrl(returnUrl));
     }
 
@@ -161,7 +162,7 @@ public static class SignInPages
         return Results.Redirect(SafeReturnUrl(context.Request.Form["return_url"]));
     }
 
-    private static async Task SignInAsync(HttpContext context, Sessions sessions, Account account, CancellationToken cancellationToken)
+    private static async Task StartSessionAsync(HttpContext context, Sessions sessions, Account account, CancellationToken cancellationToken)
     {
         var principal = await sessions.StartAsync(account, context.Request.Headers.UserAgent, cancellationToken);
         await context.SignInAsync(Sessions.Scheme, principal, new AuthenticationProperties { IsPersistent = true });
