@@ -45,39 +45,9 @@ public sealed class PowSignupTests
         public override DateTimeOffset GetUtcNow() => (Frozen ?? base.GetUtcNow()) + Offset;
     }
 
-    private static int LeadingZeroBits(byte[] hash)
-    {
-        var bits = 0;
-        foreach (var b in hash)
-        {
-            for (var mask = 0x80; mask > 0; mask >>= 1, bits++)
-            {
-                if ((b & mask) != 0)
-                {
-                    return bits;
-                }
-            }
-        }
+    private static int Work(string prefix, string nonce) => PowSolver.Work(prefix, nonce);
 
-        return bits;
-    }
-
-    private static int Work(string prefix, string nonce) => LeadingZeroBits(SHA256.HashData(Encoding.UTF8.GetBytes(prefix + nonce)));
-
-    /// <summary>The client's side: try nonces until sha256(prefix + nonce) has enough leading zero bits.</summary>
-    private static string Solve(JsonElement challenge)
-    {
-        var prefix = challenge.GetProperty("prefix").GetString()!;
-        var bits = challenge.GetProperty("difficulty_bits").GetInt32();
-        for (long i = 0; ; i++)
-        {
-            var nonce = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (Work(prefix, nonce) >= bits)
-            {
-                return nonce;
-            }
-        }
-    }
+    private static string Solve(JsonElement challenge) => PowSolver.Solve(challenge);
 
     /// <summary>A nonce that falls short of the difficulty.</summary>
     private static string Unsolved(JsonElement challenge)

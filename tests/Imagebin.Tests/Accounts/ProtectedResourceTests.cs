@@ -31,10 +31,10 @@ public sealed class ProtectedResourceTests
             ["resource", "authorization_servers", "scopes_supported", "bearer_methods_supported", "dpop_signing_alg_values_supported", "resource_name", "resource_documentation"],
             json.EnumerateObject().Select(p => p.Name));
         Assert.Equal(resource, json.GetProperty("resource").GetString());
-        Assert.Equal([ImagebinApp.BaseUrl], Strings(json.GetProperty("authorization_servers")));
+        Assert.Equal([ImagebinApp.BaseUrl + "/"], Strings(json.GetProperty("authorization_servers")));
         Assert.Equal(["image:create", "image:read", "image:delete"], Strings(json.GetProperty("scopes_supported")));
         Assert.Equal(["header"], Strings(json.GetProperty("bearer_methods_supported")));
-        Assert.Equal(["ES256", "RS256", "PS256", "EdDSA"], Strings(json.GetProperty("dpop_signing_alg_values_supported")));
+        Assert.Equal(["ES256", "ES384", "RS256", "PS256"], Strings(json.GetProperty("dpop_signing_alg_values_supported")));
         Assert.Equal("Imagebin", json.GetProperty("resource_name").GetString());
         Assert.Equal(ImagebinApp.BaseUrl + "/docs", json.GetProperty("resource_documentation").GetString());
     }
@@ -45,7 +45,11 @@ public sealed class ProtectedResourceTests
         await using var app = new ImagebinApp(settings: new()
         {
             ["Imagebin:PublicBaseUrl"] = "https://img.example.com/",
+            ["Imagebin:Roles"] = "api",
+            ["Authority:Mode"] = "External",
             ["Authority:Issuer"] = "https://accounts.example.com",
+            ["Authority:IntrospectionClientId"] = "api",
+            ["Authority:IntrospectionClientSecret"] = "secret",
         });
 
         var json = await (await app.Anonymous().GetAsync(Metadata + "/mcp")).JsonAsync();
@@ -74,7 +78,7 @@ public sealed class ProtectedResourceTests
         Assert.DoesNotContain("evil", body);
         var json = JsonDocument.Parse(body).RootElement;
         Assert.Equal(resource, json.GetProperty("resource").GetString());
-        Assert.Equal([ImagebinApp.BaseUrl], Strings(json.GetProperty("authorization_servers")));
+        Assert.Equal([ImagebinApp.BaseUrl + "/"], Strings(json.GetProperty("authorization_servers")));
     }
 
     [Fact]

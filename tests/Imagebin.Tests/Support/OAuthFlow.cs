@@ -99,6 +99,21 @@ public sealed partial class OAuthFlow(HttpClient browser, HttpClient client)
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
     }
 
+    /// <summary>Creates an account through the sign-up form; the browser is signed in as it afterwards.</summary>
+    public async Task SignUpAsync(string name, string password)
+    {
+        using var page = await Browser.GetAsync("/account/signup");
+        var html = await page.Content.ReadAsStringAsync();
+        using var response = await Browser.PostAsync("/account/signup", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["csrf"] = Csrf(html),
+            ["name"] = name,
+            ["password"] = password,
+            ["return_url"] = "/",
+        }));
+        Assert.True(response.StatusCode == HttpStatusCode.Redirect, await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>Opens the authorization URL and answers the consent page; returns the redirect the browser is sent to.</summary>
     public async Task<Uri> ConsentAsync(string authorizeUrl, bool approve = true, IEnumerable<string>? grant = null)
     {
@@ -118,10 +133,14 @@ public sealed partial class OAuthFlow(HttpClient browser, HttpClient client)
     }
 
     /// <summary>Signs in as <paramref name="account"/> and approves; returns the authorization code.</summary>
-    public async Task<string> AuthorizeAsync(string clientId, Pkce pkce, string account = "alice", string password = "correct horse battery",
+    public async Task<string> AuthorizeAsync(string clientId, Pkce pkce, string? account = "alice", string password = "correct horse battery",
         string scope = "image:create image:read image:delete", string? resource = null)
     {
-        await SignInAsync(account, password);
+        if (account is not null)
+        {
+            await SignInAsync(account, password);
+        }
+
         var redirect = await ConsentAsync(AuthorizeUrl(clientId, pkce, scope, resource));
         var query = QueryHelpers.ParseQuery(redirect.Query);
         Assert.True(query.ContainsKey("code"), $"no code in {redirect}");

@@ -68,7 +68,11 @@ public sealed class AuthorityOptions : IValidatableObject
     /// </summary>
     public string? ResourceBaseUrl { get; set; }
 
-    public string ResolveIssuer(SiteUrls site) => Canonical(Issuer ?? site.PublicBase);
+    /// <summary>
+    /// An external authority's issuer is used exactly as configured; the embedded one is written the way OpenIddict
+    /// writes it in its metadata and tokens (a bare origin gains a trailing slash).
+    /// </summary>
+    public string ResolveIssuer(SiteUrls site) => Mode == AuthorityMode.External && Issuer is not null ? Issuer : Canonical(Issuer ?? site.PublicBase);
 
     public string ResourceBase(SiteUrls site) => SiteUrls.Normalize(ResourceBaseUrl ?? site.PublicBase);
 

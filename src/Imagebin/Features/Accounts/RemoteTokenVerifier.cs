@@ -152,7 +152,7 @@ public sealed class RemoteTokenVerifier(
                 return fresh;
             }
 
-            var issuer = AuthorityOptions.Canonical(options.Value.Issuer!);
+            var issuer = options.Value.Issuer!;
             using var discovery = await GetJsonAsync(MetadataUrl(issuer), cancellationToken);
             var root = discovery.RootElement;
             // RFC 8414 §3.3: the metadata must name exactly the issuer it was fetched for.

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json;
 using Microsoft.AspNetCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -29,6 +30,18 @@ public static class AuthorityHandlers
             context.Metadata["authorization_response_iss_parameter_supported"] = true;
             return default;
         }));
+
+        // A DPoP-bound grant yields access tokens with cnf.jkt (RFC 9449 §6.1). OpenIddict builds the access token's
+        // principal itself (and keeps cnf for its own mTLS binding), so the claim is added to that principal.
+        server.AddEventHandler<ProcessSignInContext>(handler => handler.UseInlineHandler(context =>
+        {
+            if (context.AccessTokenPrincipal is { } access && context.Principal?.GetClaim(AuthorityPrincipal.DpopBindingClaim) is { } jkt)
+            {
+                access.SetClaim(Claims.Confirmation, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["jkt"] = jkt }));
+            }
+
+            return default;
+        }).SetOrder(OpenIddictServerHandlers.PrepareAccessTokenPrincipal.Descriptor.Order + 1));
 
         // Tokens bound to a DPoP key are of type DPoP (RFC 9449 §5).
         server.AddEventHandler<ApplyTokenResponseContext>(handler => handler.UseInlineHandler(context =>

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Security.Claims;
 using System.Text;
-using System.Text.Json;
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Infrastructure;
@@ -192,7 +191,7 @@ public static class AuthorityPrincipal
             .SetClaim(Claims.Role, account.Role);
         if (dpopJkt is not null)
         {
-            identity.SetClaim(Claims.Confirmation, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["jkt"] = dpopJkt }));
+            // Kept in the refresh token; the access token's cnf is added when OpenIddict builds it (AuthorityHandlers).
             identity.SetClaim(DpopBindingClaim, dpopJkt);
         }
 
@@ -201,7 +200,7 @@ public static class AuthorityPrincipal
         identity.SetDestinations(claim => claim.Type switch
         {
             Claims.Subject or Claims.Name => [Destinations.AccessToken, Destinations.IdentityToken],
-            Claims.Role or Claims.Confirmation => [Destinations.AccessToken],
+            Claims.Role => [Destinations.AccessToken],
             _ => [],
         });
         return new ClaimsPrincipal(identity);
