@@ -5,6 +5,7 @@ using System.Text.Json;
 using Imagebin.Features.Authority;
 using Imagebin.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -470,5 +471,65 @@ public sealed class AuthorityConformanceTests
         using var again = await flow.Browser.GetAsync(url);
         Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
         Assert.StartsWith("/account/signin", again.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task KeyRotation_PublishesTheNextKeyAhead_ThenSignsWithIt_WhileTokensOfTheOldKeyStillWork()
+    {
+        await using var app = await AppWithAliceAsync(more: new()
+        {
+            ["Authority:SigningKeyDays"] = "1",
+            ["Authority:SigningKeyPublishAheadHours"] = "48",
+        });
+        var flow = OAuthFlow.For(app);
+        var (_, tokens) = await flow.FullAsync();
+        var oldToken = tokens.GetProperty("access_token").GetString()!;
+        var oldKid = OAuthFlow.JwtPart(oldToken, 0).GetProperty("kid").GetString();
+        var rotation = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<AuthorityKeyRotation>().Single();
+
+        // Due (a one-day key, published two days ahead): the next key is published, the old one still signs.
+        await rotation.RunOnceAsync(CancellationToken.None);
+        var jwks = await (await flow.Client.GetAsync("/oauth/jwks")).JsonAsync();
+        var kids = jwks.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("kid").GetString()).ToList();
+        Assert.Equal(2, kids.Count);
+        var (_, ahead) = await flow.FullAsync();
+        Assert.Equal(oldKid, OAuthFlow.JwtPart(ahead.GetProperty("access_token").GetString()!, 0).GetProperty("kid").GetString());
+
+        // Its time comes (moved here rather than waited for): new tokens are signed with it, old ones still verify.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Imagebin.Data.ImagebinDb>();
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            await db.Database.ExecuteSqlAsync($"UPDATE authority_keys SET active_from = {now - 1000} WHERE purpose = 'sig' AND id <> {oldKid}");
+        }
+
+        await app.Services.GetRequiredService<AuthorityKeyRing>().LoadAsync(CancellationToken.None);
+        await rotation.RunOnceAsync(CancellationToken.None);
+        var (_, after) = await flow.FullAsync();
+        var newToken = after.GetProperty("access_token").GetString()!;
+        var newKid = OAuthFlow.JwtPart(newToken, 0).GetProperty("kid").GetString();
+        Assert.NotEqual(oldKid, newKid);
+        Assert.Contains(newKid, kids);
+        foreach (var token in new[] { oldToken, newToken })
+        {
+            using var response = await flow.Client.SendAsync(OAuthFlow.Get("/api/v1/account/items", token));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task AdminScope_IsNeverGrantedThroughOAuth_EvenToAnAdmin()
+    {
+        await using var app = App();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<Imagebin.Features.Accounts.AccountService>()
+                .CreateAsync("boss", admin: true, password: "correct horse battery", CancellationToken.None);
+        }
+
+        var flow = OAuthFlow.For(app);
+        var clientId = await flow.RegisterAsync();
+        await flow.SignInAsync("boss", "correct horse battery");
+        await AssertRefusedAsync(flow, OAuthFlow.AuthorizeUrl(clientId, OAuthFlow.Pkce.Create(), scope: "image:read admin"), "invalid_scope");
     }
 }

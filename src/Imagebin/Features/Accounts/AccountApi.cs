@@ -4,6 +4,7 @@ using Imagebin.Data;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Imagebin.Features.Accounts;
 
@@ -25,10 +26,45 @@ public static class AccountApi
         return app;
     }
 
-    private static async Task<Results<Ok<AccountDto>, ApiError>> GetAsync(ClaimsPrincipal user, ImagebinDb db, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<AccountDto>, ApiError>> GetAsync(
+        ClaimsPrincipal user, ImagebinDb db, IOptions<AuthorityOptions> authority, TimeProvider time, CancellationToken cancellationToken)
     {
-        var account = await db.Accounts.AsNoTracking().FirstOrDefaultAsync(a => a.Id == user.AccountId(), cancellationToken);
+        var account = await FindAsync(user, db, authority.Value, time, cancellationToken);
         return account is null ? new ApiError(ErrorCodes.NotFound, "No such account.") : TypedResults.Ok(AccountDto.From(account));
+    }
+
+    /// <summary>
+    /// The caller's account row. With an external authority this node's store holds no accounts of its own: the row is
+    /// a local profile (this site's preferences) made on first use from what the authority vouched for.
+    /// </summary>
+    private static async Task<Account?> FindAsync(ClaimsPrincipal user, ImagebinDb db, AuthorityOptions authority, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var id = user.AccountId();
+        var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == id, cancellationToken);
+        if (account is not null || authority.Mode != AuthorityMode.External || id is null)
+        {
+            return account;
+        }
+
+        account = new Account
+        {
+            Id = id,
+            Name = $"{user.Identity?.Name ?? "account"}@{id}",
+            Role = AccountRoles.User,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        db.Accounts.Add(account);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return account;
+        }
+        catch (DbUpdateException)
+        {
+            // A concurrent first request made it.
+            db.ChangeTracker.Clear();
+            return await db.Accounts.FirstOrDefaultAsync(a => a.Id == id, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -36,7 +72,7 @@ public static class AccountApi
     /// keep their own setting; change those with <c>PATCH /api/v1/items/{id}</c>).
     /// </summary>
     private static async Task<Results<Ok<AccountDto>, ApiError>> PatchAsync(
-        HttpRequest request, ClaimsPrincipal user, ImagebinDb db, CancellationToken cancellationToken)
+        HttpRequest request, ClaimsPrincipal user, ImagebinDb db, IOptions<AuthorityOptions> authority, TimeProvider time, CancellationToken cancellationToken)
     {
         var (bytes, error) = await RequestBodies.ReadJsonAsync(request, MaxBody, cancellationToken, allowMergePatch: true);
         if (error is not null)
@@ -73,7 +109,7 @@ public static class AccountApi
             return RequestBodies.InvalidJson(exception);
         }
 
-        var account = await db.Accounts.FirstOrDefaultAsync(a => a.Id == user.AccountId(), cancellationToken);
+        var account = await FindAsync(user, db, authority.Value, time, cancellationToken);
         if (account is null)
         {
             return new ApiError(ErrorCodes.NotFound, "No such account.");

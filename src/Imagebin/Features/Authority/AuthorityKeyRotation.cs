@@ -43,12 +43,13 @@ public sealed class AuthorityKeyRotation(
 
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        if (site.Value.HasRole("authority"))
+        var rotated = site.Value.HasRole("authority") && await keys.RotateIfDueAsync(cancellationToken);
+        if (rotated)
         {
-            await keys.RotateIfDueAsync(cancellationToken);
+            await keys.LoadAsync(cancellationToken);
         }
 
-        if (await keys.RefreshAsync(cancellationToken))
+        if (rotated || await keys.RefreshAsync(cancellationToken))
         {
             serverOptions.TryRemove(Options.DefaultName);
         }

@@ -69,7 +69,8 @@ public static class AuthoritySetup
                 server.DisableAccessTokenEncryption();
                 // A redeemed refresh token presented again revokes its whole family at once: no grace period.
                 server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
-                server.RegisterScopes([.. Accounts.Scopes.Known, OidcScopes.OpenId, OidcScopes.OfflineAccess]);
+                // "admin" is never granted through OAuth: moderators use API keys of admin accounts.
+                server.RegisterScopes([.. Accounts.Scopes.All, OidcScopes.OpenId, OidcScopes.OfflineAccess]);
                 server.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableTokenEndpointPassthrough()

@@ -51,7 +51,7 @@ public static class AuthorizeEndpoint
         var application = await applications.FindByClientIdAsync(request.ClientId!, context.RequestAborted)
             ?? throw new InvalidOperationException("OpenIddict validated a client that does not exist.");
         var clientName = await applications.GetDisplayNameAsync(application, context.RequestAborted) ?? request.ClientId!;
-        var grantable = request.GetScopes().Where(scope => AuthorityPrincipal.MayHold(account, scope)).ToList();
+        var grantable = request.GetScopes().Where(scope => AuthorityPrincipal.MayHold(scope)).ToList();
         // Written as configured (OpenIddict has already refused any other resource, as invalid_target).
         var known = authority.Value.Resources(site);
         var resources = request.GetResources() is { Length: > 0 } asked
@@ -166,7 +166,6 @@ public static class AuthorizeEndpoint
         Accounts.Scopes.ImageCreate => "upload images to your account",
         Accounts.Scopes.ImageRead => "see your images, private ones included",
         Accounts.Scopes.ImageDelete => "edit and delete your images",
-        Accounts.Scopes.Admin => "moderate and administer this site",
         OidcScopes.OpenId => "know your account name",
         _ => scope,
     };
@@ -178,10 +177,9 @@ public static class AuthorityPrincipal
     /// <summary>A private claim (no destination: kept in codes and refresh tokens only) binding a refresh token to a DPoP key.</summary>
     public const string DpopBindingClaim = "imagebin_dpop_jkt";
 
-    public static bool MayHold(Account account, string scope) =>
-        scope is OidcScopes.OpenId or OidcScopes.OfflineAccess
-        || Accounts.Scopes.All.Contains(scope)
-        || (scope == Accounts.Scopes.Admin && account.Role == AccountRoles.Admin);
+    /// <summary>What a token of this account may carry: never <c>admin</c> (moderators use keys of admin accounts).</summary>
+    public static bool MayHold(string scope) =>
+        scope is OidcScopes.OpenId or OidcScopes.OfflineAccess || Accounts.Scopes.All.Contains(scope);
 
     public static ClaimsPrincipal Create(Account account, IEnumerable<string> scopes, IEnumerable<string> resources, string? dpopJkt)
     {

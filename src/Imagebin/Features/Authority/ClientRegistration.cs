@@ -40,7 +40,7 @@ public sealed class ClientRegistration(IOpenIddictApplicationManager application
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };
-        foreach (var scope in Accounts.Scopes.Known.Append(OidcScopes.OpenId).Append(OidcScopes.OfflineAccess))
+        foreach (var scope in Accounts.Scopes.All.Append(OidcScopes.OpenId).Append(OidcScopes.OfflineAccess))
         {
             descriptor.Permissions.Add(Permissions.Prefixes.Scope + scope);
         }

@@ -76,7 +76,7 @@ public static class TokenEndpoint
             resources = [.. asked];
         }
 
-        var scopes = grant.GetScopes().Where(scope => AuthorityPrincipal.MayHold(account, scope)).ToList();
+        var scopes = grant.GetScopes().Where(scope => AuthorityPrincipal.MayHold(scope)).ToList();
         var principal = AuthorityPrincipal.Create(account, scopes, resources, jkt);
         if (jkt is not null)
         {
