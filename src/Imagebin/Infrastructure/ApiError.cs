@@ -98,6 +98,9 @@ public sealed class ApiError(string code, string? detail = null) : IResult, ISta
 
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>A <c>WWW-Authenticate</c> value in place of the one the code implies (e.g. DPoP's <c>use_dpop_nonce</c>).</summary>
+    public string? WwwAuthenticate { get; init; }
+
     public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext);
 
     public async Task WriteAsync(HttpContext context)
@@ -115,6 +118,11 @@ public sealed class ApiError(string code, string? detail = null) : IResult, ISta
         else if (Code == ErrorCodes.InsufficientScope)
         {
             response.Headers.WWWAuthenticate = BearerChallenge.InsufficientScope(site.PublicBase, context.Request.Path, Scope);
+        }
+
+        if (WwwAuthenticate is not null)
+        {
+            response.Headers.WWWAuthenticate = WwwAuthenticate;
         }
 
         if (RetryAfterSeconds is { } seconds)

@@ -28,4 +28,8 @@ public static class BearerChallenge
     /// <summary>401 for a DPoP proof that failed (RFC 9449 §7.1): the DPoP scheme, the algorithms a proof may use, and the metadata.</summary>
     public static string InvalidDpopProof(string publicBase, PathString requestPath) =>
         $"DPoP error=\"invalid_dpop_proof\", algs=\"{string.Join(' ', Imagebin.Features.Authority.Dpop.DpopAlgorithms.All)}\", resource_metadata=\"{MetadataUrl(publicBase, requestPath)}\"";
+
+    /// <summary>401 asking for a DPoP proof with the server's nonce (RFC 9449 §9), sent with a <c>DPoP-Nonce</c> header.</summary>
+    public static string UseDpopNonce(string publicBase, PathString requestPath) =>
+        $"DPoP error=\"use_dpop_nonce\", algs=\"{string.Join(' ', Imagebin.Features.Authority.Dpop.DpopAlgorithms.All)}\", resource_metadata=\"{MetadataUrl(publicBase, requestPath)}\"";
 }

@@ -235,4 +235,42 @@ public sealed class DpopFlowTests
         };
         return DpopProofs.Compact(header, payload, HMACSHA256.HashData(secret, System.Text.Encoding.ASCII.GetBytes(DpopProofs.SigningInput(header, payload))));
     }
+
+    [Fact]
+    public async Task ServerNonce_WhenRequired_IsAskedFor_AtTheTokenEndpointAndTheApi()
+    {
+        await using var app = new ImagebinApp(settings: new()
+        {
+            ["Authority:IntrospectionCacheSeconds"] = "0",
+            ["Authority:Dpop:RequireNonce"] = "true",
+        });
+        await app.CreateKeyAsync("alice");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var flow = OAuthFlow.For(app);
+        var clientId = await flow.RegisterAsync();
+        var pkce = OAuthFlow.Pkce.Create();
+        var code = await flow.AuthorizeAsync(clientId, pkce);
+
+        string nonce;
+        using (var first = await flow.RedeemCodeAsync(clientId, code, pkce.Verifier, dpopProof: DpopProofs.Create(key, "POST", TokenUrl)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, first.StatusCode);
+            Assert.Equal("use_dpop_nonce", (await first.JsonAsync()).GetProperty("error").GetString());
+            nonce = first.Headers.GetValues("DPoP-Nonce").Single();
+        }
+
+        using var second = await flow.RedeemCodeAsync(clientId, code, pkce.Verifier, dpopProof: DpopProofs.Create(key, "POST", TokenUrl, payload: p => p["nonce"] = nonce));
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        var access = (await second.JsonAsync()).GetProperty("access_token").GetString()!;
+
+        using (var withoutNonce = await flow.Client.SendAsync(Call(access, DpopProofs.Create(key, "GET", ItemsUrl, access))))
+        {
+            await withoutNonce.AssertErrorAsync(401, "invalid_dpop_proof");
+            Assert.Contains("use_dpop_nonce", withoutNonce.Headers.WwwAuthenticate.ToString());
+            nonce = withoutNonce.Headers.GetValues("DPoP-Nonce").Single();
+        }
+
+        using var withNonce = await flow.Client.SendAsync(Call(access, DpopProofs.Create(key, "GET", ItemsUrl, access, payload: p => p["nonce"] = nonce)));
+        Assert.Equal(HttpStatusCode.OK, withNonce.StatusCode);
+    }
 }

@@ -80,6 +80,11 @@ public sealed class CredentialsAuthenticationHandler(
             var proofs = Context.RequestServices.GetRequiredService<DpopProofValidator>();
             var proof = await proofs.ValidateAsync(
                 Request.Headers["DPoP"], Request.Method, site.PublicBase + Request.PathBase + Request.Path, credential, caller.DpopJkt, Context.RequestAborted);
+            if (proof.Kind == DpopValidationKind.UseNonce)
+            {
+                return AuthenticateResult.Fail(DpopErrors.UseDpopNonce);
+            }
+
             if (proof.Kind != DpopValidationKind.Valid)
             {
                 return AuthenticateResult.Fail(ErrorCodes.InvalidDpopProof);
@@ -156,6 +161,17 @@ public static class CredentialsPipeline
             branch => branch.UseAuthentication().Use(async (context, next) =>
             {
                 var result = await context.AuthenticateAsync(CredentialsAuthenticationHandler.SchemeName);
+                if (result.Failure?.Message == DpopErrors.UseDpopNonce)
+                {
+                    var site = context.RequestServices.GetRequiredService<SiteUrls>();
+                    context.Response.Headers["DPoP-Nonce"] = context.RequestServices.GetRequiredService<DpopProofValidator>().CreateNonce();
+                    await new ApiError(ErrorCodes.InvalidDpopProof, "Retry with a proof carrying the server's nonce (the DPoP-Nonce header).")
+                    {
+                        WwwAuthenticate = BearerChallenge.UseDpopNonce(site.PublicBase, context.Request.Path),
+                    }.WriteAsync(context);
+                    return;
+                }
+
                 if (result.Failure is { } failure)
                 {
                     var code = failure.Message;
