@@ -532,4 +532,60 @@ public sealed class AuthorityConformanceTests
         await flow.SignInAsync("boss", "correct horse battery");
         await AssertRefusedAsync(flow, OAuthFlow.AuthorizeUrl(clientId, OAuthFlow.Pkce.Create(), scope: "image:read admin"), "invalid_scope");
     }
+
+    [Fact]
+    public async Task ClientIdMetadataDocument_AuthorizesWithItsOwnRedirects_AndRefusesAMismatchedOne()
+    {
+        await using var server = await TestHttpsServer.StartAsync();
+        var clientId = server.Url("/oauth/client.json");
+        server.MapJson("/oauth/client.json", JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["client_id"] = clientId,
+            ["client_name"] = "Document client",
+            ["redirect_uris"] = new[] { OAuthFlow.RedirectUri },
+        }));
+        var impostor = server.Url("/oauth/impostor.json");
+        server.MapJson("/oauth/impostor.json", JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["client_id"] = clientId,
+            ["redirect_uris"] = new[] { OAuthFlow.RedirectUri },
+        }));
+        // The test's https server is on 127.0.0.1 with a certificate of its own: this app may reach it, nothing else changes.
+        await using var app = new ImagebinApp(settings: new() { ["Authority:IntrospectionCacheSeconds"] = "0" })
+        {
+            ExtraServices = services => services.AddSingleton(TestHttpsServer.Client()),
+        };
+        await app.CreateKeyAsync("alice");
+        var flow = OAuthFlow.For(app);
+
+        var pkce = OAuthFlow.Pkce.Create();
+        await flow.SignInAsync("alice", "correct horse battery");
+        using (var consent = await flow.Browser.GetAsync(OAuthFlow.AuthorizeUrl(clientId, pkce)))
+        {
+            var html = await consent.Content.ReadAsStringAsync();
+            Assert.Contains("Document client", html);
+            Assert.Contains(clientId, html);
+        }
+
+        var redirect = await flow.ConsentAsync(OAuthFlow.AuthorizeUrl(clientId, pkce));
+        var code = QueryHelpers.ParseQuery(redirect.Query)["code"].ToString();
+        using var token = await flow.RedeemCodeAsync(clientId, code, pkce.Verifier);
+        Assert.Equal(HttpStatusCode.OK, token.StatusCode);
+        using (var items = await flow.Client.SendAsync(OAuthFlow.Get("/api/v1/account/items", (await token.JsonAsync()).GetProperty("access_token").GetString()!)))
+        {
+            Assert.Equal(HttpStatusCode.OK, items.StatusCode);
+        }
+
+        // A redirect the document does not list: shown to the user, never followed.
+        using (var unlisted = await flow.Browser.GetAsync(OAuthFlow.AuthorizeUrl(clientId, OAuthFlow.Pkce.Create(), redirectUri: "https://attacker.example/cb")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, unlisted.StatusCode);
+            Assert.Null(unlisted.Headers.Location);
+        }
+
+        // A document naming another client_id than its own URL.
+        using var mismatched = await flow.Browser.GetAsync(OAuthFlow.AuthorizeUrl(impostor, OAuthFlow.Pkce.Create()));
+        Assert.Null(mismatched.Headers.Location);
+        Assert.Contains("invalid_client", await mismatched.Content.ReadAsStringAsync());
+    }
 }
