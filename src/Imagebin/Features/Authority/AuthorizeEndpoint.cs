@@ -104,21 +104,20 @@ public static class AuthorizeEndpoint
     private static string ReturnUrl(OpenIddictRequest request)
     {
         var query = new StringBuilder();
-        foreach (var (name, value) in request.GetParameters())
+        foreach (var (name, item) in ClientParameters(request))
         {
-            if (name is ConsentField or GrantedScopeField or "csrf")
-            {
-                continue;
-            }
-
-            foreach (var item in (StringValues)value)
-            {
-                query.Append(query.Length == 0 ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(item ?? ""));
-            }
+            query.Append(query.Length == 0 ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(item));
         }
 
         return AuthoritySetup.AuthorizePath + query;
     }
+
+    /// <summary>The authorization request as the client sent it, without the consent form's own fields.</summary>
+    private static IEnumerable<(string Name, string Value)> ClientParameters(OpenIddictRequest request) =>
+        from parameter in request.GetParameters()
+        where parameter.Key is not (ConsentField or GrantedScopeField or "csrf")
+        from value in (StringValues)parameter.Value
+        select (parameter.Key, value ?? "");
 
     private static IResult ConsentPage(
         HttpContext context, IAntiforgery antiforgery, OpenIddictRequest request, Account account, string clientName,
@@ -127,17 +126,9 @@ public static class AuthorizeEndpoint
         var tokens = antiforgery.GetAndStoreTokens(context);
         var redirectHost = Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var redirect) ? redirect.Authority : request.RedirectUri;
         var hidden = new StringBuilder();
-        foreach (var (name, value) in request.GetParameters())
+        foreach (var (name, item) in ClientParameters(request))
         {
-            if (name is ConsentField or GrantedScopeField or "csrf")
-            {
-                continue;
-            }
-
-            foreach (var item in (StringValues)value)
-            {
-                hidden.Append($"<input type=\"hidden\" name=\"{Html.Encode(name)}\" value=\"{Html.Encode(item)}\">");
-            }
+            hidden.Append($"<input type=\"hidden\" name=\"{Html.Encode(name)}\" value=\"{Html.Encode(item)}\">");
         }
 
         var scopes = new StringBuilder();
