@@ -24,6 +24,7 @@ public sealed class AuthorityKeyRing(IDbContextFactory<ImagebinDb> contexts, IOp
 
     private readonly SemaphoreSlim _reload = new(1, 1);
     private volatile Snapshot? _snapshot;
+    private volatile string? _serverConfiguredWith;
 
     /// <summary>The keys as last read: the one that signs now, every published signing key, the encryption key.</summary>
     public sealed record Snapshot(RsaSecurityKey Signer, IReadOnlyList<RsaSecurityKey> Published, SymmetricSecurityKey EncryptionKey, DateTimeOffset ReadAt)
@@ -32,6 +33,12 @@ public sealed class AuthorityKeyRing(IDbContextFactory<ImagebinDb> contexts, IOp
     }
 
     public Snapshot Current => _snapshot ?? LoadAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>Called when the authorization server's options are built from <paramref name="snapshot"/>.</summary>
+    public void ServerConfiguredWith(Snapshot snapshot) => _serverConfiguredWith = snapshot.Fingerprint;
+
+    /// <summary>Whether the server's options were built from other keys than the current ones (then they must be rebuilt).</summary>
+    public bool ServerIsBehind => _serverConfiguredWith is { } configured && configured != Current.Fingerprint;
 
     /// <summary>Every public signing key a token may be verified with.</summary>
     public IReadOnlyList<SecurityKey> VerificationKeys => Current.Published;

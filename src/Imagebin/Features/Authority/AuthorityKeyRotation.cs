@@ -43,13 +43,17 @@ public sealed class AuthorityKeyRotation(
 
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        var rotated = site.Value.HasRole("authority") && await keys.RotateIfDueAsync(cancellationToken);
-        if (rotated)
+        if (site.Value.HasRole("authority") && await keys.RotateIfDueAsync(cancellationToken))
         {
             await keys.LoadAsync(cancellationToken);
         }
+        else
+        {
+            await keys.RefreshAsync(cancellationToken);
+        }
 
-        if (rotated || await keys.RefreshAsync(cancellationToken))
+        // The keys may also have been re-read by a request (a token naming a key this node had not seen yet).
+        if (keys.ServerIsBehind)
         {
             serverOptions.TryRemove(Options.DefaultName);
         }

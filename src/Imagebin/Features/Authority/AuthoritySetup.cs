@@ -106,6 +106,7 @@ public static class AuthoritySetup
             options.AuthorizationCodeLifetime = TimeSpan.FromMinutes(2);
 
             var snapshot = keys.Current;
+            keys.ServerConfiguredWith(snapshot);
             options.SigningCredentials.Clear();
             options.SigningCredentials.Add(new(snapshot.Signer, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256));
             foreach (var key in snapshot.Published.Where(k => k.KeyId != snapshot.Signer.KeyId))
