@@ -44,7 +44,7 @@ public sealed class HashLists
         // One round trip says whether this node's copy is current: the list only grows by new ids or shrinks by deletes.
         var size = await db.HashListEntries.GroupBy(_ => 1)
             .Select(g => new { Count = g.LongCount(), MaxId = g.Max(e => e.Id) })
-            .FirstOrDefaultAsync(cancellationToken);
+            .SingleOrDefaultAsync(cancellationToken);
         var (count, maxId) = size is null ? (0L, 0L) : (size.Count, size.MaxId);
         if (_snapshot is { } current && current.Count == count && current.MaxId == maxId)
         {
