@@ -3,6 +3,8 @@ using Imagebin.Features.Accounts;
 using Imagebin.Features.Admin;
 using Imagebin.Features.Authority;
 using Imagebin.Features.Captions;
+using Imagebin.Features.Discovery;
+using Imagebin.Features.Docs;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
@@ -22,6 +24,7 @@ builder.AddItems();
 builder.AddModeration();
 builder.AddCaptions();
 builder.AddAdmin();
+builder.AddSitePolicies();
 
 var app = builder.Build();
 await app.Services.InitializeDataAsync(migrate: AdminCommands.IsMigrate(args));
@@ -52,6 +55,10 @@ if (roles.HasRole("api"))
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();
+    app.MapAgentCard();
+    app.MapLlmsTxt();
+    app.MapRobotsTxt();
+    app.MapDocsPages();
 }
 
 await app.RunAsync();

@@ -31,4 +31,7 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(PowChallengeDto))]
 [JsonSerializable(typeof(PowSignupRequest))]
 [JsonSerializable(typeof(PowSignupDto))]
+
+// The agent card (Features/Discovery), built as a JSON tree.
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 public sealed partial class ImagebinJson : JsonSerializerContext;

@@ -1,9 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace Imagebin.Features.Accounts;
 
@@ -43,14 +41,6 @@ public static class ProtectedResourceApi
         ResourceName: "Imagebin",
         ResourceDocumentation: site.PublicBase + "/docs");
 
-    /// <summary>The document with an ETag of its bytes; the file result answers a matching If-None-Match with 304.</summary>
-    private static FileContentHttpResult Serve(HttpContext context, ProtectedResourceMetadataDto document)
-    {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(document, ImagebinJson.Default.ProtectedResourceMetadataDto);
-        var etag = new EntityTagHeaderValue($"\"{Convert.ToBase64String(SHA256.HashData(bytes), 0, 16).TrimEnd('=')}\"");
-        context.Response.Headers.CacheControl = "public, max-age=3600";
-        // A public document: browser-based clients read it cross-origin.
-        context.Response.Headers.AccessControlAllowOrigin = "*";
-        return TypedResults.Bytes(bytes, "application/json", entityTag: etag);
-    }
+    private static FileContentHttpResult Serve(HttpContext context, ProtectedResourceMetadataDto document) =>
+        PublicDocument.Serve(context, JsonSerializer.SerializeToUtf8Bytes(document, ImagebinJson.Default.ProtectedResourceMetadataDto), "application/json");
 }
