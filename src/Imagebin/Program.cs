@@ -4,6 +4,7 @@ using Imagebin.Features.Admin;
 using Imagebin.Features.Authority;
 using Imagebin.Features.Captions;
 using Imagebin.Features.Items;
+using Imagebin.Features.Mcp;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
 using Imagebin.Features.Web;
@@ -22,6 +23,7 @@ builder.AddItems();
 builder.AddModeration();
 builder.AddCaptions();
 builder.AddAdmin();
+builder.AddMcp();
 
 var app = builder.Build();
 await app.Services.InitializeDataAsync(migrate: AdminCommands.IsMigrate(args));
@@ -52,6 +54,7 @@ if (roles.HasRole("api"))
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapViewPages();
+    app.MapMcpEndpoint();
 }
 
 await app.RunAsync();
