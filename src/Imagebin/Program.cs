@@ -6,6 +6,7 @@ using Imagebin.Features.Captions;
 using Imagebin.Features.Discovery;
 using Imagebin.Features.Docs;
 using Imagebin.Features.Items;
+using Imagebin.Features.Mcp;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
 using Imagebin.Features.Web;
@@ -25,6 +26,7 @@ builder.AddModeration();
 builder.AddCaptions();
 builder.AddAdmin();
 builder.AddSitePolicies();
+builder.AddMcp();
 
 var app = builder.Build();
 await app.Services.InitializeDataAsync(migrate: AdminCommands.IsMigrate(args));
@@ -59,6 +61,7 @@ if (roles.HasRole("api"))
     app.MapLlmsTxt();
     app.MapRobotsTxt();
     app.MapDocsPages();
+    app.MapMcpEndpoint();
 }
 
 await app.RunAsync();

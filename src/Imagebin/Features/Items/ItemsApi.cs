@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
-using Imagebin.Features.Captions;
 using Imagebin.Features.Items.Ingest;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
@@ -259,68 +258,9 @@ public static class ItemsApi
         [FromQuery] string? cursor,
         CancellationToken cancellationToken)
     {
-        var ownerId = user.AccountId()!;
-        var query = db.Items.AsNoTracking().Where(i => i.OwnerId == ownerId);
-        if (classification is not null)
-        {
-            if (!Classification.All.Contains(classification))
-            {
-                return new ApiError(ErrorCodes.InvalidRequest, $"'classification' must be one of {string.Join(", ", Classification.All)}.");
-            }
-
-            query = query.Where(i => i.Classification == classification);
-        }
-
-        if (isPrivate is not null)
-        {
-            var wanted = isPrivate switch { "true" => true, "false" => false, _ => (bool?)null };
-            if (wanted is not { } privateOnly)
-            {
-                return new ApiError(ErrorCodes.InvalidRequest, "'private' must be true or false.");
-            }
-
-            query = query.Where(i => i.Private == privateOnly);
-        }
-
-        if (!string.IsNullOrWhiteSpace(q))
-        {
-            if (q.Length > 200)
-            {
-                return new ApiError(ErrorCodes.InvalidRequest, "'q' is limited to 200 characters.");
-            }
-
-            var needle = q.Trim().ToLowerInvariant();
-            query = query.Where(i =>
-                (i.Title != null && i.Title.ToLower().Contains(needle))
-                || (i.Description != null && i.Description.ToLower().Contains(needle))
-                || i.Tags.ToLower().Contains(needle)
-                || (i.AiCaption != null && i.AiCaption.ToLower().Contains(needle))
-                || i.AiTags.ToLower().Contains(needle));
-        }
-
-        var pageSize = DefaultPageSize;
-        if (limit is not null && !(int.TryParse(limit, out pageSize) && pageSize is >= 1 and <= MaxPageSize))
-        {
-            return new ApiError(ErrorCodes.InvalidRequest, $"'limit' must be a whole number from 1 to {MaxPageSize}.");
-        }
-
-        if (cursor is not null)
-        {
-            if (!ListCursor.TryDecode(cursor, out var after))
-            {
-                return new ApiError(ErrorCodes.InvalidRequest, "'cursor' is not a cursor this server issued.");
-            }
-
-            // The first bound is implied by the second; it is there so both databases seek the (owner_id, created_at, id)
-            // index to the cursor instead of filtering every newer row (a deep page of 1M items took ~0.9 s without it).
-            query = query.Where(i => i.CreatedAt <= after.CreatedAt
-                && (i.CreatedAt < after.CreatedAt || (i.CreatedAt == after.CreatedAt && string.Compare(i.Id, after.Id) < 0)));
-        }
-
-        var page = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(pageSize + 1).ToListAsync(cancellationToken);
-        var next = page.Count > pageSize ? ListCursor.Encode(page[pageSize - 1].CreatedAt, page[pageSize - 1].Id) : null;
-        var items = page.Take(pageSize).Select(i => i.ToOwnerDto(site, downloads.Pending(i.Id))).ToList();
-        return TypedResults.Ok(new ItemListDto(items, next));
+        var (list, error) = await OwnerItems.ListAsync(
+            db, site, downloads, user.AccountId()!, new ListFilter(classification, isPrivate, q, limit, cursor), cancellationToken);
+        return list is null ? error! : TypedResults.Ok(list);
     }
 
     private static async Task<Results<Ok<OwnerItemDto>, ApiError>> PatchAsync(
@@ -335,11 +275,10 @@ public static class ItemsApi
         IOptions<LimitsOptions> limits,
         CancellationToken cancellationToken)
     {
-        var ownerId = user.AccountId()!;
-        var item = await db.Items.FirstOrDefaultAsync(i => i.Id == id && i.OwnerId == ownerId, cancellationToken);
+        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, id, user.AccountId()!, cancellationToken);
         if (item is null)
         {
-            return await NotOwnedAsync(db, id, cancellationToken);
+            return notOwned!;
         }
 
         var (body, error) = await RequestBodies.ReadJsonAsync(request, MaxPatchBody, cancellationToken, allowMergePatch: true);
@@ -349,31 +288,7 @@ public static class ItemsApi
         }
 
         var fields = await ItemPatch.ReadAsync(new MemoryStream(body!), new ItemFieldParser(limits.Value), cancellationToken);
-        var wasOptedOut = item.AiOptOut;
-        ItemPatch.Apply(item, fields);
-        var queueCaption = wasOptedOut && !item.AiOptOut && item.AiCaptionState == AiCaptionState.Pending && item.ScanState == ScanState.Passed;
-        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            if (item.AiOptOut && !wasOptedOut)
-            {
-                // Work not yet started is cancelled; a caption being made now is dropped when it finds the opt-out.
-                await CaptionJob.CancelQueuedAsync(db, id, cancellationToken);
-            }
-            else if (queueCaption)
-            {
-                await CaptionJob.EnqueueAsync(jobs, db, id, cancellationToken);
-            }
-
-            await transaction.CommitAsync(cancellationToken);
-        }
-
-        if (queueCaption)
-        {
-            jobs.Wake();
-        }
-
-        await catalog.ChangedAsync(id, CancellationToken.None);
+        await OwnerItems.EditAsync(db, catalog, jobs, item, fields, cancellationToken);
         return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
     }
 
@@ -385,26 +300,9 @@ public static class ItemsApi
         MediaCatalog catalog,
         CancellationToken cancellationToken)
     {
-        var ownerId = user.AccountId()!;
-        var sha = await db.Items.Where(i => i.Id == id && i.OwnerId == ownerId).Select(i => i.BlobSha256).FirstOrDefaultAsync(cancellationToken);
-        if (sha is null)
-        {
-            return await NotOwnedAsync(db, id, cancellationToken);
-        }
-
-        var deleted = await blobs.ReleaseAsync(db, sha,
-            async () => await db.Items.Where(i => i.Id == id && i.OwnerId == ownerId).ExecuteDeleteAsync(cancellationToken) > 0,
-            cancellationToken);
-        await catalog.ChangedAsync(id, CancellationToken.None);
-        return deleted ? TypedResults.NoContent() : NotFound();
+        var error = await OwnerItems.DeleteAsync(db, blobs, catalog, id, user.AccountId()!, cancellationToken);
+        return error is null ? TypedResults.NoContent() : error;
     }
 
-    /// <summary>Someone else's item: a private one does not exist for the caller; a public one may be seen but not changed.</summary>
-    private static async Task<ApiError> NotOwnedAsync(ImagebinDb db, string id, CancellationToken cancellationToken)
-    {
-        var isPublic = await db.Items.AnyAsync(i => i.Id == id && !i.Private, cancellationToken);
-        return isPublic ? new ApiError(ErrorCodes.Forbidden, "Only the owner can change this image.") : NotFound();
-    }
-
-    private static ApiError NotFound() => new(ErrorCodes.NotFound, "No such image.");
+    private static ApiError NotFound() => OwnerItems.NotFound();
 }

@@ -140,7 +140,7 @@ public sealed class GuardedHttp : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
         if (content.Headers.ContentLength > maxBytes)
         {
-            throw new OutboundException(TooLarge(maxBytes));
+            throw new OutboundException(TooLarge(maxBytes)) { IsTooLarge = true };
         }
 
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
@@ -151,7 +151,7 @@ public sealed class GuardedHttp : IDisposable
         {
             if (body.Length + read > maxBytes)
             {
-                throw new OutboundException(TooLarge(maxBytes));
+                throw new OutboundException(TooLarge(maxBytes)) { IsTooLarge = true };
             }
 
             body.Write(chunk, 0, read);
