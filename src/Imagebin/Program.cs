@@ -3,6 +3,7 @@ using Imagebin.Features.Accounts;
 using Imagebin.Features.Admin;
 using Imagebin.Features.Authority;
 using Imagebin.Features.Captions;
+using Imagebin.Features.Discovery;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
 using Imagebin.Features.Moderation;
@@ -22,6 +23,7 @@ builder.AddItems();
 builder.AddModeration();
 builder.AddCaptions();
 builder.AddAdmin();
+builder.AddOpenApiDocument();
 
 var app = builder.Build();
 await app.Services.InitializeDataAsync(migrate: AdminCommands.IsMigrate(args));
@@ -51,6 +53,7 @@ if (roles.HasRole("api"))
     app.MapProtectedResourceMetadata();
     app.MapModerationApi();
     app.MapMediaApi();
+    app.MapOpenApiDocument();
     app.MapViewPages();
 }
 
