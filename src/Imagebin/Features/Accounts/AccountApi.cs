@@ -25,7 +25,7 @@ public static class AccountApi
         api.MapGet("", GetAsync).RequireAuthorization(Scopes.ImageRead).WithSummary("Your account").ProducesErrors(ErrorCodes.NotFound);
         api.MapPatch("", PatchAsync).RequireAuthorization(Scopes.ImageCreate).DisableAntiforgery()
             .WithSummary("Change your account's defaults for new uploads")
-            .Accepts<AccountPatchRequest>("application/json", "application/merge-patch+json")
+            .DocumentsBody<AccountPatchRequest, RouteHandlerBuilder>("application/json", "application/merge-patch+json")
             .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
         return app;
     }

@@ -37,7 +37,7 @@ public static class KeysApi
         keys.MapGet("", ListAsync).RequireAuthorization().WithSummary("List your API keys");
         keys.MapPost("", CreateAsync).RequireAuthorization(Scopes.ImageCreate)
             .WithSummary("Create an API key").WithDescription("The token is in the answer once and never again.")
-            .Accepts<ApiKeyCreateRequest>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest);
+            .DocumentsBody<ApiKeyCreateRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest);
         keys.MapDelete("/{id}", RevokeAsync).RequireAuthorization(Scopes.ImageCreate)
             .WithSummary("Revoke one of your API keys").ProducesErrors(ErrorCodes.NotFound);
         return app;

@@ -133,7 +133,7 @@ public static class ClientRegistrationApi
     public static IEndpointRouteBuilder MapClientRegistration(this IEndpointRouteBuilder app)
     {
         app.MapPost(AuthoritySetup.RegisterPath, RegisterAsync).WithTags("OAuth").DisableAntiforgery()
-            .WithSummary("Register a public OAuth client (RFC 7591)").Accepts<ClientRegistrationRequest>("application/json")
+            .WithSummary("Register a public OAuth client (RFC 7591)").DocumentsBody<ClientRegistrationRequest, RouteHandlerBuilder>("application/json")
             .Produces<ClientRegistrationResponse>(StatusCodes.Status201Created)
             .Produces<OAuthErrorResponse>(StatusCodes.Status400BadRequest).Produces<OAuthErrorResponse>(StatusCodes.Status403Forbidden)
             .Produces<OAuthErrorResponse>(StatusCodes.Status429TooManyRequests);

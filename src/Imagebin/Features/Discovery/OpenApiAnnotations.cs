@@ -12,6 +12,12 @@ public sealed record ApiErrorsMetadata(IReadOnlyList<string> Codes);
 /// </summary>
 public sealed record CredentialsMetadata(IReadOnlyList<string> Scopes, bool Optional);
 
+/// <summary>
+/// The request body a handler reads itself. Not <c>Accepts</c>: that metadata makes routing refuse other content types
+/// with a bare 415, before the handler can answer with its problem+json.
+/// </summary>
+public sealed record RequestBodyMetadata(Type Type, IReadOnlyList<string> ContentTypes);
+
 /// <summary>Annotations the OpenAPI document reads; none of them changes how a request is handled.</summary>
 public static class OpenApiAnnotations
 {
@@ -29,6 +35,10 @@ public static class OpenApiAnnotations
 
         return builder;
     }
+
+    /// <summary>Documents the request body; see <see cref="RequestBodyMetadata"/>.</summary>
+    public static TBuilder DocumentsBody<TBody, TBuilder>(this TBuilder builder, params string[] contentTypes) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new RequestBodyMetadata(typeof(TBody), contentTypes));
 
     /// <summary>Documents the scopes a handler checks itself; see <see cref="CredentialsMetadata"/>.</summary>
     public static TBuilder DocumentsCredentials<TBuilder>(this TBuilder builder, bool optional, params string[] scopes) where TBuilder : IEndpointConventionBuilder =>

@@ -120,10 +120,15 @@ public static class OpenApiTransformers
         return Task.CompletedTask;
     }
 
-    private static Task TransformOperation(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    private static async Task TransformOperation(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         var metadata = context.Description.ActionDescriptor.EndpointMetadata;
         var document = context.Document!;
+        if (metadata.OfType<RequestBodyMetadata>().LastOrDefault() is { } body)
+        {
+            operation.RequestBody = await RequestBodyAsync(body, context, cancellationToken);
+        }
+
         operation.Responses ??= [];
         var codes = metadata.OfType<ApiErrorsMetadata>().SelectMany(errors => errors.Codes).ToList();
         if (DocumentSecurity(operation, document, metadata))
@@ -152,8 +157,23 @@ public static class OpenApiTransformers
         {
             OpenApiParameters.Describe(parameter, context.Description.RelativePath ?? "");
         }
+    }
 
-        return Task.CompletedTask;
+    private static async Task<OpenApiRequestBody> RequestBodyAsync(RequestBodyMetadata body, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        IOpenApiSchema schema = new OpenApiSchema { Type = JsonSchemaType.String };
+        if (body.Type != typeof(string))
+        {
+            var id = body.Type.Name;
+            context.Document!.AddComponent(id, await context.GetOrCreateSchemaAsync(body.Type, null, cancellationToken));
+            schema = new OpenApiSchemaReference(id, context.Document);
+        }
+
+        return new OpenApiRequestBody
+        {
+            Required = true,
+            Content = body.ContentTypes.ToDictionary(type => type, _ => new OpenApiMediaType { Schema = schema }),
+        };
     }
 
     /// <summary>

@@ -39,7 +39,7 @@ public static class ItemsApi
             .WithDescription("Anyone may read a public item (a private one with its share secret); the owner gets the owner-only fields.")
             .DocumentsCredentials(optional: true, Scopes.ImageRead).ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone);
         api.MapPatch("/items/{id}", PatchAsync).RequireAuthorization(Scopes.ImageCreate)
-            .WithSummary("Edit an item (owner)").Accepts<ItemPatchRequest>("application/json", "application/merge-patch+json")
+            .WithSummary("Edit an item (owner)").DocumentsBody<ItemPatchRequest, RouteHandlerBuilder>("application/json", "application/merge-patch+json")
             .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.Forbidden, ErrorCodes.NotFound);
         api.MapDelete("/items/{id}", DeleteAsync).RequireAuthorization(Scopes.ImageDelete)
             .WithSummary("Delete an item (owner)").WithDescription("The bytes stop being served at once.")

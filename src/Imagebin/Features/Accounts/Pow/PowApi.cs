@@ -51,7 +51,7 @@ public static class PowApi
         api.MapGet("/challenge", ChallengeAsync).WithSummary("Get a proof-of-work challenge")
             .WithDescription("Find a nonce such that sha256(prefix + nonce) has difficulty_bits leading zero bits.").ProducesErrors(ErrorCodes.RateLimited);
         api.MapPost("/signup", SignupAsync).DisableAntiforgery().WithSummary("Trade a solved challenge for an account and an API key")
-            .Accepts<PowSignupRequest>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.RateLimited);
+            .DocumentsBody<PowSignupRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.RateLimited);
         return app;
     }
 
