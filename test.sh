@@ -31,6 +31,9 @@ tests/services.sh start "$services"
 dotnet restore Imagebin.slnx
 dotnet build Imagebin.slnx --no-restore -c Release
 
+# The OpenAPI tests write the served document here; tools/openapi-check validates it after the test run.
+export IMAGEBIN_OPENAPI_OUT="$results/openapi.json"
+
 passed=0
 failed=0
 status=0
@@ -63,6 +66,16 @@ if command -v npm >/dev/null 2>&1 && tools/nsfw-model/check.sh; then
   passed=$((passed + 1))
 else
   echo "test.sh: the NSFW model check failed (or Node/npm could not be installed)" >&2
+  failed=$((failed + 1))
+  status=1
+fi
+
+# The served OpenAPI document must validate as OpenAPI 3.1 with a validator that is not the one that generated it.
+echo "== tools/openapi-check/check.sh"
+if command -v npm >/dev/null 2>&1 && tools/openapi-check/check.sh "$IMAGEBIN_OPENAPI_OUT"; then
+  passed=$((passed + 1))
+else
+  echo "test.sh: the OpenAPI document is missing or not valid OpenAPI 3.1 (or Node/npm is missing)" >&2
   failed=$((failed + 1))
   status=1
 fi

@@ -27,6 +27,7 @@ builder.AddCaptions();
 builder.AddAdmin();
 builder.AddSitePolicies();
 builder.AddMcp();
+builder.AddOpenApiDocument();
 
 var app = builder.Build();
 await app.Services.InitializeDataAsync(migrate: AdminCommands.IsMigrate(args));
@@ -56,6 +57,7 @@ if (roles.HasRole("api"))
     app.MapProtectedResourceMetadata();
     app.MapModerationApi();
     app.MapMediaApi();
+    app.MapOpenApiDocument();
     app.MapViewPages();
     app.MapAgentCard();
     app.MapLlmsTxt();

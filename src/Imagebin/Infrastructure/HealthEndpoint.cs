@@ -28,7 +28,7 @@ public static class HealthEndpoint
                 ["roles"] = roles,
             };
             return Results.Json(body, statusCode: database && blobs ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
+        }).ExcludeFromDescription();
         return app;
     }
 

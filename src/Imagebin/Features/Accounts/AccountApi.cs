@@ -5,6 +5,7 @@ using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Accounts;
 
@@ -21,8 +22,11 @@ public static class AccountApi
     public static IEndpointRouteBuilder MapAccountApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/account").WithTags("Account");
-        api.MapGet("", GetAsync).RequireAuthorization(Scopes.ImageRead);
-        api.MapPatch("", PatchAsync).RequireAuthorization(Scopes.ImageCreate).DisableAntiforgery();
+        api.MapGet("", GetAsync).RequireAuthorization(Scopes.ImageRead).WithSummary("Your account").ProducesErrors(ErrorCodes.NotFound);
+        api.MapPatch("", PatchAsync).RequireAuthorization(Scopes.ImageCreate).DisableAntiforgery()
+            .WithSummary("Change your account's defaults for new uploads")
+            .DocumentsBody<AccountPatchRequest, RouteHandlerBuilder>("application/json", "application/merge-patch+json")
+            .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
         return app;
     }
 

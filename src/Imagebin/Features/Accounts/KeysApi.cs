@@ -5,6 +5,7 @@ using Imagebin.Infrastructure;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Accounts;
 
@@ -33,9 +34,12 @@ public static class KeysApi
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
         var keys = app.MapGroup("/api/v1/account/keys").WithTags("Account").DisableAntiforgery();
-        keys.MapGet("", ListAsync).RequireAuthorization();
-        keys.MapPost("", CreateAsync).RequireAuthorization(Scopes.ImageCreate);
-        keys.MapDelete("/{id}", RevokeAsync).RequireAuthorization(Scopes.ImageCreate);
+        keys.MapGet("", ListAsync).RequireAuthorization().WithSummary("List your API keys");
+        keys.MapPost("", CreateAsync).RequireAuthorization(Scopes.ImageCreate)
+            .WithSummary("Create an API key").WithDescription("The token is in the answer once and never again.")
+            .DocumentsBody<ApiKeyCreateRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest);
+        keys.MapDelete("/{id}", RevokeAsync).RequireAuthorization(Scopes.ImageCreate)
+            .WithSummary("Revoke one of your API keys").ProducesErrors(ErrorCodes.NotFound);
         return app;
     }
 

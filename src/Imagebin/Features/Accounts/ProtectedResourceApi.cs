@@ -26,9 +26,11 @@ public static class ProtectedResourceApi
     public static IEndpointRouteBuilder MapProtectedResourceMetadata(this IEndpointRouteBuilder app)
     {
         app.MapGet(BearerChallenge.MetadataPath, (HttpContext context, SiteUrls site, IOptions<AuthorityOptions> authority) =>
-            Serve(context, Document(site.PublicBase, site, authority.Value))).WithTags("Discovery");
+            Serve(context, Document(site.PublicBase, site, authority.Value))).WithTags("Discovery")
+            .WithSummary("Protected resource metadata of the REST API (RFC 9728)").Produces<ProtectedResourceMetadataDto>();
         app.MapGet(BearerChallenge.MetadataPath + BearerChallenge.McpPath, (HttpContext context, SiteUrls site, IOptions<AuthorityOptions> authority) =>
-            Serve(context, Document(site.PublicBase + BearerChallenge.McpPath, site, authority.Value))).WithTags("Discovery");
+            Serve(context, Document(site.PublicBase + BearerChallenge.McpPath, site, authority.Value))).WithTags("Discovery")
+            .WithSummary("Protected resource metadata of the MCP endpoint (RFC 9728)").Produces<ProtectedResourceMetadataDto>();
         return app;
     }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using OidcScopes = OpenIddict.Abstractions.OpenIddictConstants.Scopes;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Authority;
 
@@ -131,7 +132,11 @@ public static class ClientRegistrationApi
 {
     public static IEndpointRouteBuilder MapClientRegistration(this IEndpointRouteBuilder app)
     {
-        app.MapPost(AuthoritySetup.RegisterPath, RegisterAsync).WithTags("OAuth").DisableAntiforgery();
+        app.MapPost(AuthoritySetup.RegisterPath, RegisterAsync).WithTags("OAuth").DisableAntiforgery()
+            .WithSummary("Register a public OAuth client (RFC 7591)").DocumentsBody<ClientRegistrationRequest, RouteHandlerBuilder>("application/json")
+            .Produces<ClientRegistrationResponse>(StatusCodes.Status201Created)
+            .Produces<OAuthErrorResponse>(StatusCodes.Status400BadRequest).Produces<OAuthErrorResponse>(StatusCodes.Status403Forbidden)
+            .Produces<OAuthErrorResponse>(StatusCodes.Status429TooManyRequests);
         return app;
     }
 

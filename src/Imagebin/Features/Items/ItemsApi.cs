@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Items;
 
@@ -28,11 +29,22 @@ public static class ItemsApi
     public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1").WithTags("Items");
-        api.MapPost("/items", UploadAsync).DisableAntiforgery();
-        api.MapGet("/items/{id}", GetAsync);
-        api.MapPatch("/items/{id}", PatchAsync).RequireAuthorization(Scopes.ImageCreate);
-        api.MapDelete("/items/{id}", DeleteAsync).RequireAuthorization(Scopes.ImageDelete);
-        api.MapGet("/account/items", ListAsync).RequireAuthorization(Scopes.ImageRead);
+        api.MapPost("/items", UploadAsync).DisableAntiforgery()
+            .WithSummary("Upload an image").DocumentsCredentials(optional: false, Scopes.ImageCreate)
+            .ProducesErrors(ErrorCodes.TurnstileFailed, ErrorCodes.InvalidRequest, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.ImageTooLarge, ErrorCodes.InvalidImage, ErrorCodes.UploadsDisabled)
+            .AddOpenApiOperationTransformer(OpenApiOperations.Upload);
+        api.MapGet("/items/{id}", GetAsync)
+            .WithSummary("Get an item's metadata")
+            .WithDescription("Anyone may read a public item (a private one with its share secret); the owner gets the owner-only fields.")
+            .DocumentsCredentials(optional: true, Scopes.ImageRead).ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone);
+        api.MapPatch("/items/{id}", PatchAsync).RequireAuthorization(Scopes.ImageCreate)
+            .WithSummary("Edit an item (owner)").DocumentsBody<ItemPatchRequest, RouteHandlerBuilder>("application/json", "application/merge-patch+json")
+            .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.Forbidden, ErrorCodes.NotFound);
+        api.MapDelete("/items/{id}", DeleteAsync).RequireAuthorization(Scopes.ImageDelete)
+            .WithSummary("Delete an item (owner)").WithDescription("The bytes stop being served at once.")
+            .ProducesErrors(ErrorCodes.Forbidden, ErrorCodes.NotFound);
+        api.MapGet("/account/items", ListAsync).RequireAuthorization(Scopes.ImageRead)
+            .WithSummary("List your items, newest first").ProducesErrors(ErrorCodes.InvalidRequest);
         return app;
     }
 

@@ -5,6 +5,7 @@ using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Media;
 
@@ -15,7 +16,11 @@ public static class MediaApi
     {
         var options = app.ServiceProvider.GetRequiredService<IOptions<ImagebinOptions>>().Value;
         var path = options.DirectBaseUrl is { } direct ? new Uri(direct).AbsolutePath.TrimEnd('/') : "/i";
-        app.MapMethods($"{path}/{{file}}", [HttpMethods.Get, HttpMethods.Head], ServeAsync).WithTags("Media").ExcludeFromDescription();
+        app.MapMethods($"{path}/{{file}}", [HttpMethods.Get, HttpMethods.Head], ServeAsync).WithTags("Media")
+            .WithSummary("The image's bytes (direct_url)")
+            .WithDescription("Cookieless; the owner's credentials also open their own private and unscanned items.")
+            .ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone, ErrorCodes.DownloadLimitReached, ErrorCodes.ScanPending)
+            .AddOpenApiOperationTransformer(OpenApiOperations.DirectMedia);
         return app;
     }
 

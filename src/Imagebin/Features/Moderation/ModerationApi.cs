@@ -7,6 +7,7 @@ using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Moderation;
 
@@ -18,17 +19,22 @@ public static class ModerationApi
 
     public static IEndpointRouteBuilder MapModerationApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/reports", FileReportAsync).WithTags("Reports").DisableAntiforgery();
+        app.MapPost("/api/v1/reports", FileReportAsync).WithTags("Reports").DisableAntiforgery()
+            .WithSummary("Report an image").WithDescription("201 for a new report, 200 when the caller already reported it.")
+            .DocumentsCredentials(optional: false).DocumentsBody<ReportRequest, RouteHandlerBuilder>("application/json")
+            .ProducesErrors(ErrorCodes.TurnstileFailed, ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound, ErrorCodes.Gone, ErrorCodes.RateLimited);
 
         var admin = app.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(Scopes.Admin).DisableAntiforgery();
-        admin.MapGet("/reviews", ListReviewsAsync);
-        admin.MapPost("/reviews/{itemId}", DecideAsync);
-        admin.MapGet("/items/{itemId}", DescribeAsync);
-        admin.MapGet("/reports", ListReportsAsync);
-        admin.MapGet("/hashes", ExportHashesAsync);
-        admin.MapPost("/hashes", ImportHashesAsync);
-        admin.MapDelete("/hashes/{kind}/{hash}", DeleteHashAsync);
-        admin.MapGet("/audit", ListAuditAsync);
+        admin.MapGet("/reviews", ListReviewsAsync).WithSummary("The review queue").ProducesErrors(ErrorCodes.InvalidRequest);
+        admin.MapPost("/reviews/{itemId}", DecideAsync).WithSummary("Approve or remove an item")
+            .DocumentsBody<ReviewDecisionRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
+        admin.MapGet("/items/{itemId}", DescribeAsync).WithSummary("An item as moderators see it").ProducesErrors(ErrorCodes.NotFound);
+        admin.MapGet("/reports", ListReportsAsync).WithSummary("Abuse reports, newest first (at most 500)").ProducesErrors(ErrorCodes.InvalidRequest);
+        admin.MapGet("/hashes", ExportHashesAsync).WithSummary("Export the hash lists as CSV").Produces<string>(StatusCodes.Status200OK, "text/csv");
+        admin.MapPost("/hashes", ImportHashesAsync).WithSummary("Import hash list entries (CSV: kind,hash,action,reason)")
+            .DocumentsBody<string, RouteHandlerBuilder>("text/csv").ProducesErrors(ErrorCodes.UnsupportedMediaType, ErrorCodes.RequestTooLarge, ErrorCodes.InvalidRequest);
+        admin.MapDelete("/hashes/{kind}/{hash}", DeleteHashAsync).WithSummary("Delete a hash list entry").ProducesErrors(ErrorCodes.NotFound);
+        admin.MapGet("/audit", ListAuditAsync).WithSummary("The audit log, newest first").ProducesErrors(ErrorCodes.InvalidRequest);
         return app;
     }
 

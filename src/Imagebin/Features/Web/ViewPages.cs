@@ -7,6 +7,7 @@ using Imagebin.Features.Media;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Web;
 
@@ -17,7 +18,9 @@ public static class ViewPages
     {
         app.MapGet("/", Home).ExcludeFromDescription();
         app.MapGet("/v/{id}", ViewAsync).ExcludeFromDescription();
-        app.MapGet("/{id:minlength(10):maxlength(16)}", ShortLinkAsync).ExcludeFromDescription();
+        app.MapGet("/{id:minlength(10):maxlength(16)}", ShortLinkAsync).WithTags("Media")
+            .WithSummary("The short link (url): the view page, or a redirect to the bytes for image clients")
+            .ProducesErrors(ErrorCodes.NotFound).AddOpenApiOperationTransformer(OpenApiOperations.ShortLink);
         return app;
     }
 

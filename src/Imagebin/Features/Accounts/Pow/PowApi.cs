@@ -6,6 +6,7 @@ using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Imagebin.Features.Discovery;
 
 namespace Imagebin.Features.Accounts;
 
@@ -47,8 +48,10 @@ public static class PowApi
     public static IEndpointRouteBuilder MapPowApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/auth/pow").WithTags("Accounts");
-        api.MapGet("/challenge", ChallengeAsync);
-        api.MapPost("/signup", SignupAsync).DisableAntiforgery();
+        api.MapGet("/challenge", ChallengeAsync).WithSummary("Get a proof-of-work challenge")
+            .WithDescription("Find a nonce such that sha256(prefix + nonce) has difficulty_bits leading zero bits.").ProducesErrors(ErrorCodes.RateLimited);
+        api.MapPost("/signup", SignupAsync).DisableAntiforgery().WithSummary("Trade a solved challenge for an account and an API key")
+            .DocumentsBody<PowSignupRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.RateLimited);
         return app;
     }
 
