@@ -26,6 +26,7 @@ public static class ErrorCodes
     public const string DownloadLimitReached = "download_limit_reached";
     public const string ScanPending = "scan_pending";
     public const string UploadsDisabled = "uploads_disabled";
+    public const string AuthorityUnavailable = "authority_unavailable";
     public const string InternalError = "internal_error";
 
     public static int Status(string code) => code switch
@@ -40,7 +41,7 @@ public static class ErrorCodes
         UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ImageTooLarge or InvalidImage => StatusCodes.Status422UnprocessableEntity,
         RateLimited => StatusCodes.Status429TooManyRequests,
-        ScanPending or UploadsDisabled => StatusCodes.Status503ServiceUnavailable,
+        ScanPending or UploadsDisabled or AuthorityUnavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -67,6 +68,7 @@ public static class ErrorCodes
         DownloadLimitReached => "Download limit reached",
         ScanPending => "Scan pending",
         UploadsDisabled => "Uploads disabled",
+        AuthorityUnavailable => "Authorization server unavailable",
         _ => "Internal error",
     };
 }

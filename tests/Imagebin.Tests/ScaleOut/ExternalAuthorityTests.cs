@@ -99,6 +99,15 @@ public sealed class ExternalAuthorityTests
 
         // The api node has no tables of the authority's: its store holds no account, key or OAuth row.
         Assert.False(File.Exists(Path.Combine(apiNode.DataDir, "imagebin.db")) && await CountAsync(apiNode.DataDir) > 0);
+
+        // With the authority gone, a credential is neither accepted nor refused: 503, so that clients keep it.
+        await authority.KillAsync();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        using (var items = await apiNode.Client.SendAsync(OAuthFlow.Get("/api/v1/account/items", key)))
+        {
+            await items.AssertErrorAsync(503, "authority_unavailable");
+            Assert.NotNull(items.Headers.RetryAfter);
+        }
     }
 
     /// <summary>Accounts, keys and OAuth tokens in a node's SQLite store.</summary>

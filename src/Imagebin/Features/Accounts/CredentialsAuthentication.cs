@@ -55,6 +55,8 @@ public sealed class CredentialsAuthenticationHandler(
         {
             case VerificationOutcome.Banned:
                 return AuthenticateResult.Fail(ErrorCodes.AccountBanned);
+            case VerificationOutcome.Unavailable:
+                return AuthenticateResult.Fail(ErrorCodes.AuthorityUnavailable);
             case VerificationOutcome.Invalid:
                 return AuthenticateResult.Fail(ErrorCodes.InvalidToken);
         }
@@ -179,8 +181,12 @@ public static class CredentialsPipeline
                     {
                         ErrorCodes.InvalidToken => "The key or token is unknown, revoked, expired, for another resource, or bound to a DPoP key it was not sent with.",
                         ErrorCodes.InvalidDpopProof => "The DPoP proof is missing, malformed, replayed, or does not match this request or the token's key.",
+                        ErrorCodes.AuthorityUnavailable => "The authorization server could not be reached to check this credential; it was not refused.",
                         _ => null,
-                    }).WriteAsync(context);
+                    })
+                    {
+                        RetryAfterSeconds = code == ErrorCodes.AuthorityUnavailable ? 5 : null,
+                    }.WriteAsync(context);
                     return;
                 }
 

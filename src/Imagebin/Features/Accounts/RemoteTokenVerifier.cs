@@ -31,7 +31,12 @@ public sealed class RemoteTokenVerifier(
 
     public async Task<CredentialVerification> VerifyApiKeyAsync(string key, CancellationToken cancellationToken)
     {
-        var answer = await IntrospectAsync(key, cancellationToken);
+        var (answer, reached) = await IntrospectAsync(key, cancellationToken);
+        if (!reached)
+        {
+            return CredentialVerification.Unavailable;
+        }
+
         if (answer is not { } body || !body.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String)
         {
             return CredentialVerification.Invalid;
@@ -57,7 +62,7 @@ public sealed class RemoteTokenVerifier(
         var metadata = await MetadataAsync(forceKeys: false, cancellationToken);
         if (metadata is null)
         {
-            return CredentialVerification.Invalid;
+            return CredentialVerification.Unavailable;
         }
 
         var (caller, _, _) = await AccessTokenJwt.ValidateAsync(token, metadata.Issuer, metadata.Keys, time);
@@ -70,27 +75,33 @@ public sealed class RemoteTokenVerifier(
             }
         }
 
-        if (caller is null || await IntrospectAsync(token, cancellationToken) is null)
+        if (caller is null)
         {
             return CredentialVerification.Invalid;
         }
 
-        return new CredentialVerification(VerificationOutcome.Valid, caller);
+        var (answer, reached) = await IntrospectAsync(token, cancellationToken);
+        return !reached ? CredentialVerification.Unavailable
+            : answer is null ? CredentialVerification.Invalid
+            : new CredentialVerification(VerificationOutcome.Valid, caller);
     }
 
-    /// <summary>The introspection answer when the credential is active; null when inactive or the authority cannot say.</summary>
-    private async Task<JsonElement?> IntrospectAsync(string credential, CancellationToken cancellationToken)
+    /// <summary>
+    /// The introspection answer when the credential is active, null when inactive; <c>Reached</c> is false when the
+    /// authority could not be asked (then nothing is cached, and the caller neither accepts nor refuses).
+    /// </summary>
+    private async Task<(JsonElement? Answer, bool Reached)> IntrospectAsync(string credential, CancellationToken cancellationToken)
     {
         var cacheKey = "introspection:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(credential)));
         if (cache.TryGetValue(cacheKey, out JsonElement? cached))
         {
-            return cached;
+            return (cached, true);
         }
 
         var metadata = await MetadataAsync(forceKeys: false, cancellationToken);
         if (metadata is null)
         {
-            return null;
+            return (null, false);
         }
 
         var settings = options.Value;
@@ -108,7 +119,7 @@ public sealed class RemoteTokenVerifier(
             if (!response.IsSuccessStatusCode)
             {
                 logger.LogWarning("The authority answered introspection with {Status}", (int)response.StatusCode);
-                return null;
+                return (null, false);
             }
 
             body = (await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken)).RootElement.Clone();
@@ -116,7 +127,7 @@ public sealed class RemoteTokenVerifier(
         catch (Exception exception) when (exception is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning(exception, "Introspection at the authority failed");
-            return null;
+            return (null, false);
         }
 
         JsonElement? answer = body.TryGetProperty("active", out var active) && active.ValueKind == JsonValueKind.True ? body : null;
@@ -132,7 +143,7 @@ public sealed class RemoteTokenVerifier(
             cache.Set(cacheKey, answer, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = 1 });
         }
 
-        return answer;
+        return (answer, true);
     }
 
     private async Task<Metadata?> MetadataAsync(bool forceKeys, CancellationToken cancellationToken)

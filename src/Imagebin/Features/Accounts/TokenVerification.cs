@@ -20,12 +20,16 @@ public enum VerificationOutcome
     Valid,
     Invalid,
     Banned,
+
+    /// <summary>The authority could not be asked (External mode): neither valid nor refused.</summary>
+    Unavailable,
 }
 
 public sealed record CredentialVerification(VerificationOutcome Outcome, VerifiedCaller? Caller = null)
 {
     public static readonly CredentialVerification Invalid = new(VerificationOutcome.Invalid);
     public static readonly CredentialVerification Banned = new(VerificationOutcome.Banned);
+    public static readonly CredentialVerification Unavailable = new(VerificationOutcome.Unavailable);
 }
 
 /// <summary>

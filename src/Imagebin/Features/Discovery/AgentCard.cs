@@ -72,7 +72,7 @@ public static class AgentCard
                     ["type"] = "oauth2",
                     ["description"] = "OAuth 2.1 authorization code with PKCE (S256); tokens may be DPoP-bound. "
                         + "Pass resource=" + b + " for the REST API or resource=" + b + BearerChallenge.McpPath + " for MCP.",
-                    ["oauth2MetadataUrl"] = authority.Endpoint("/.well-known/oauth-authorization-server"),
+                    ["oauth2MetadataUrl"] = RemoteTokenVerifier.MetadataUrl(authority.Issuer),
                     ["flows"] = new JsonObject
                     {
                         ["authorizationCode"] = new JsonObject

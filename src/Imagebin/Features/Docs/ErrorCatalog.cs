@@ -18,6 +18,9 @@ public static class ErrorCatalog
         [ErrorCodes.InvalidToken] = new(
             "The API key or access token was refused: unknown, revoked, expired, made for another site or resource (audience), or a DPoP-bound token sent as Bearer.",
             "Get a new key or token for this site. An OAuth token for /mcp is not accepted by /api/v1 and the other way round; refresh the token or run the authorization flow again."),
+        [ErrorCodes.AuthorityUnavailable] = new(
+            "This node trusts an external authorization server and could not reach it to check the key or token (its metadata, keys or introspection endpoint did not answer).",
+            "Keep the key or token: it was not refused. Retry after the Retry-After interval; if it lasts, tell the site's operator."),
         [ErrorCodes.InvalidDpopProof] = new(
             "The DPoP proof that came with a DPoP-bound token is missing or wrong: signature, htm, htu, iat window, ath or key thumbprint, or its jti was used before.",
             "Make a fresh proof for every request, signed with the key the token is bound to, with htm and htu of this request (without query), the current time and ath = SHA-256 of the token. If the answer asks for a nonce (use_dpop_nonce), include the DPoP-Nonce it sent."),
