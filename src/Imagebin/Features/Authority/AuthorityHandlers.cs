@@ -88,6 +88,11 @@ public sealed class ClientMetadataApplications(ClientMetadataDocuments documents
 
         var descriptor = ClientRegistration.PublicClient(metadata.ClientId, metadata.ClientName ?? new Uri(metadata.ClientId).Host, metadata.RedirectUris);
         var existing = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        if (existing is not null && await IsUnchangedAsync(existing, descriptor, cancellationToken))
+        {
+            return;
+        }
+
         try
         {
             if (existing is null)
@@ -105,4 +110,10 @@ public sealed class ClientMetadataApplications(ClientMetadataDocuments documents
             // Another request (or node) stored the same document at the same moment; its copy serves.
         }
     }
+
+    /// <summary>The stored application already says what the document says (most authorizations): nothing to write.</summary>
+    private async Task<bool> IsUnchangedAsync(object application, OpenIddictApplicationDescriptor descriptor, CancellationToken cancellationToken) =>
+        await applications.GetDisplayNameAsync(application, cancellationToken) == descriptor.DisplayName
+        && (await applications.GetRedirectUrisAsync(application, cancellationToken)).Order(StringComparer.Ordinal)
+            .SequenceEqual(descriptor.RedirectUris.Select(uri => uri.OriginalString).Order(StringComparer.Ordinal));
 }
