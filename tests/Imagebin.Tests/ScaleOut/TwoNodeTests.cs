@@ -75,7 +75,7 @@ public sealed class TwoNodeTests
     {
         // No node dies here: a lease longer than any scan on a loaded machine, so that one attempt per job is the rule
         // (with 3 s, a busy CI machine's first scans, JIT and model loading included, outlasted it and ran twice).
-        await using var cluster = await Cluster.StartAsync(leaseSeconds: 60);
+        await using var cluster = await Cluster.StartAsync(lease: TimeSpan.FromSeconds(60));
         var ids = new List<string>();
         var nodes = new[] { cluster.Owner(cluster.A), cluster.Owner(cluster.B) };
         await Parallel.ForAsync(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
@@ -212,7 +212,7 @@ public sealed class TwoNodeTests
         public string Key { get; private set; } = "";
 
         /// <summary>Two nodes; a short lease by default, so that a killed node's job is taken over quickly.</summary>
-        public static async Task<Cluster> StartAsync(int leaseSeconds = 3)
+        public static async Task<Cluster> StartAsync(TimeSpan? lease = null)
         {
             TestServices.Require();
 
@@ -220,7 +220,7 @@ public sealed class TwoNodeTests
             var settings = TestServices.ScaleOutSettings(connectionString, $"ib-{Guid.NewGuid():N}"[..24]);
             // One site behind a load balancer: every node has the same public URL (API keys are bound to it).
             settings["Imagebin:PublicBaseUrl"] = ImagebinApp.BaseUrl;
-            settings["Jobs:LeaseSeconds"] = leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["Jobs:LeaseSeconds"] = ((int)(lease ?? TimeSpan.FromSeconds(3)).TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["Jobs:PollSeconds"] = "0.5";
             settings["Jobs:Concurrency"] = "2";
             var cluster = new Cluster(connectionString, settings);
