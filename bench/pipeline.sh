@@ -29,34 +29,16 @@ DLL="$REPO/src/Imagebin/bin/Release/net10.0/linux-x64/Imagebin.dll"
 T_START=$(date +%s)
 STEAL_START=$(awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
 
-log() { printf '[pipeline %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_TAG=pipeline
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
-need=()
-command -v vips >/dev/null || need+=(libvips-tools)
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-command -v ss >/dev/null || need+=(iproute2)
-if ((${#need[@]})); then
-  log "installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_missing vips=libvips-tools curl=curl jq=jq sqlite3=sqlite3 ss=iproute2
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imagebin-pipeline.XXXXXX")
 chmod 755 "$WORK"
 NODE_PID=""
 SERVICES=""
-stop_node() {
-  [[ -n $NODE_PID ]] || return 0
-  kill -TERM "$NODE_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$NODE_PID" 2>/dev/null || true
-  wait "$NODE_PID" 2>/dev/null || true
-  NODE_PID=""
-}
 cleanup() {
   local rc=$?
   set +e
@@ -67,15 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
-    [[ -z $(ss -Hltn "sport = :$p") ]] && { echo "$p"; return; }
-  done
-  die "no free port"
-}
 
 # ---------------------------------------------------------------- clamd
 if [[ -z ${CLAMD:-} ]]; then
@@ -270,14 +243,6 @@ those pixels); pdq = resize to ≤ 512 px, PDQ and the list match in 8 orientati
 inference. Animations and pictures over 48 MB decoded stream through each stage instead.
 <!-- pipeline:end -->
 EOF
-if [[ -f $OUT ]] && grep -q '^<!-- pipeline:begin -->$' "$OUT"; then
-  awk -v sec="$SECTION" '
-    /^<!-- pipeline:begin -->$/ { while ((getline line < sec) > 0) print line; skip = 1; next }
-    /^<!-- pipeline:end -->$/ { skip = 0; next }
-    !skip { print }' "$OUT" >"$WORK/out.md"
-  cat "$WORK/out.md" >"$OUT"
-else
-  { [[ -f $OUT ]] || printf '# Benchmarks\n'; printf '\n'; cat "$SECTION"; } >>"$OUT"
-fi
+write_section pipeline "$SECTION"
 log "wrote the pipeline section of $OUT"
 cat "$SECTION"

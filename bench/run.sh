@@ -15,24 +15,12 @@ WARMUP=${WARMUP:-2s}
 OUT=${OUT:-$BENCH_DIR/BENCHMARKS.md}
 DLL=${IMAGEBIN_DLL:-"$REPO/src/Imagebin/bin/Release/net10.0/linux-x64/Imagebin.dll"}
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_TAG=bench
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 # ---------------------------------------------------------------- packages
-need=()
-command -v nginx >/dev/null || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-command -v vips >/dev/null || need+=(libvips-tools)
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-command -v pgrep >/dev/null || need+=(procps)
-command -v ss >/dev/null || need+=(iproute2)
-if ((${#need[@]})); then
-  log "installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_missing nginx=nginx wrk=wrk vips=libvips-tools curl=curl jq=jq pgrep=procps ss=iproute2
 command -v dotnet >/dev/null || die "dotnet is not installed"
 
 # ---------------------------------------------------------------- temp dir, cleanup
@@ -59,47 +47,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
-    if [[ -z $(ss -Hltn "sport = :$p") ]] && ! grep -qx "$p" "$WORK/ports" 2>/dev/null; then
-      echo "$p" >>"$WORK/ports"; echo "$p"; return
-    fi
-  done
-  die "no free port"
-}
 
-# utime+stime (clock ticks) summed over the given PIDs
-cpu_ticks() {
-  local sum=0 pid rest
-  for pid in "$@"; do
-    rest=$(sed 's/^.*) //' "/proc/$pid/stat")   # fields from 3 (state) on; comm may contain spaces
-    set -- $rest
-    sum=$((sum + ${12} + ${13}))                  # fields 14 and 15
-  done
-  echo "$sum"
-}
-CLK_TCK=$(getconf CLK_TCK)
 TIMEFORMAT='%U %S'   # bash `time`: user and system seconds of wrk
 # busy clock ticks of the whole machine (all CPUs), from /proc/stat
-machine_busy() { awk '$1=="cpu" {print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 
 # ---------------------------------------------------------------- test images
-make_jpeg() { # width height out
-  local w=$1 h=$2 out=$3 d="$WORK/img"; mkdir -p "$d"
-  vips grey "$d/g.v" "$w" "$h"
-  vips linear "$d/g.v" "$d/gl.v" 160 48              # horizontal gradient 48..208
-  for c in r g b; do
-    vips gaussnoise "$d/n$c.v" "$w" "$h" --sigma 32 --mean 0
-    vips add "$d/gl.v" "$d/n$c.v" "$d/$c.v"
-  done
-  vips bandjoin "$d/r.v $d/g.v $d/b.v" "$d/rgb.v"
-  vips cast "$d/rgb.v" "$d/rgbc.v" uchar
-  vips copy "$d/rgbc.v" "$d/srgb.v" --interpretation srgb
-  vips jpegsave "$d/srgb.v" "$out" --Q 85 --strip
-  rm -f "$d"/*.v
-}
 log "making test images"
 IMG_S="$WORK/small.jpg"; IMG_L="$WORK/large.jpg"
 make_jpeg 768 512 "$IMG_S"
@@ -203,9 +155,6 @@ done
 
 # ---------------------------------------------------------------- GET runs
 GET_CMD="wrk -t1 -c32 -d$DURATION --latency"
-to_ms() { # wrk duration like 812.00us / 1.23ms / 1.02s -> ms
-  awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) ; else if (v ~ /m$/) n*=60000; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
-}
 declare -A BEST_RPS BEST_P99 BEST_CPU BEST_ROUND
 RAW="$WORK/raw.md"; : >"$RAW"
 GET_PROBLEMS=""
@@ -304,9 +253,8 @@ DIRTY=$(git -C "$REPO" status --porcelain -- src 2>/dev/null | wc -l)
 FS=$(df -T "$DATA" | awk 'NR==2 {print $2}')
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 
-# bench/scaleout.sh keeps its own section (between its markers) in the same file: carry it over
-SCALEOUT_SECTION=""
-[[ -f $OUT ]] && SCALEOUT_SECTION=$(sed -n '/^<!-- scaleout:begin -->$/,/^<!-- scaleout:end -->$/p' "$OUT")
+# bench/scaleout.sh and bench/pipeline.sh keep their own sections (between their markers) in the same file: carry them over
+OTHER_SECTIONS=$(other_sections)
 cat >"$OUT" <<EOF
 # Benchmarks
 
@@ -387,6 +335,6 @@ if [[ -n $GET_PROBLEMS ]]; then
   printf '\n**Non-2xx responses or socket errors in GET runs:**\n\n%s' "$GET_PROBLEMS" >>"$OUT"
   log "WARNING: GET runs had non-2xx responses or socket errors:"; printf '%s' "$GET_PROBLEMS" >&2
 fi
-[[ -n $SCALEOUT_SECTION ]] && printf '\n%s\n' "$SCALEOUT_SECTION" >>"$OUT"
+[[ -n $OTHER_SECTIONS ]] && printf '\n%s\n' "$OTHER_SECTIONS" >>"$OUT"
 log "wrote $OUT"
 cat "$OUT"

@@ -30,25 +30,12 @@ SCALEOUT_ENV=${SCALEOUT_ENV-Serving__InlineIo=false}
 DLL=${IMAGEBIN_DLL:-"$REPO/src/Imagebin/bin/Release/net10.0/linux-x64/Imagebin.dll"}
 T_START=$(date +%s)
 
-log() { printf '[scaleout %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_TAG=scaleout
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 # ---------------------------------------------------------------- packages
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v vips >/dev/null || need+=(libvips-tools)
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-command -v psql >/dev/null || need+=(postgresql-client)
-command -v pgrep >/dev/null || need+=(procps)
-command -v ss >/dev/null || need+=(iproute2)
-if ((${#need[@]})); then
-  log "installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_missing wrk=wrk vips=libvips-tools curl=curl jq=jq sqlite3=sqlite3 psql=postgresql-client pgrep=procps ss=iproute2
 command -v dotnet >/dev/null || die "dotnet is not installed"
 
 # ---------------------------------------------------------------- temp dir, cleanup
@@ -57,15 +44,6 @@ chmod 755 "$WORK"   # tests/services.sh runs PostgreSQL as the postgres user und
 SVC="$WORK/services"
 NODE_PID=""
 SERVICES_STARTED=0
-
-stop_node() {
-  [[ -n $NODE_PID ]] || return 0
-  kill -TERM "$NODE_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$NODE_PID" 2>/dev/null || true
-  wait "$NODE_PID" 2>/dev/null || true
-  NODE_PID=""
-}
 
 cleanup() {
   local rc=$?
@@ -79,17 +57,6 @@ trap cleanup EXIT
 trap 'log "interrupted by a signal"; exit 130' INT TERM HUP
 trap 'log "ERROR: a command failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 12000))
-    if [[ -z $(ss -Htan "sport = :$p") ]] && ! grep -qx "$p" "$WORK/ports" 2>/dev/null; then
-      echo "$p" >>"$WORK/ports"; echo "$p"; return
-    fi
-  done
-  die "no free port"
-}
-
 # Another engineer's test suite on this machine would distort every number: wait until none runs.
 QUIET_WAITS=0
 wait_quiet() {
@@ -102,39 +69,8 @@ wait_quiet() {
   fi
 }
 
-# utime+stime (clock ticks) summed over the given PIDs (those gone are skipped)
-cpu_ticks() {
-  local sum=0 pid rest
-  for pid in "$@"; do
-    rest=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-    # shellcheck disable=SC2086
-    set -- $rest
-    sum=$((sum + ${12} + ${13}))
-  done
-  echo "$sum"
-}
-CLK_TCK=$(getconf CLK_TCK)
-machine_busy() { awk '$1=="cpu" {print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
-to_ms() { # wrk duration like 812.00us / 1.23ms / 1.02s -> ms
-  awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) ; else if (v ~ /m$/) n*=60000; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
-}
 us_to_ms() { awk -v v="$1" 'BEGIN{ printf "%.2f", v / 1000 }'; }
 
-# ---------------------------------------------------------------- test image (as bench/run.sh makes it)
-make_jpeg() { # width height out
-  local w=$1 h=$2 out=$3 d="$WORK/img"; mkdir -p "$d"
-  vips grey "$d/g.v" "$w" "$h"
-  vips linear "$d/g.v" "$d/gl.v" 160 48
-  for c in r g b; do
-    vips gaussnoise "$d/n$c.v" "$w" "$h" --sigma 32 --mean 0
-    vips add "$d/gl.v" "$d/n$c.v" "$d/$c.v"
-  done
-  vips bandjoin "$d/r.v $d/g.v $d/b.v" "$d/rgb.v"
-  vips cast "$d/rgb.v" "$d/rgbc.v" uchar
-  vips copy "$d/rgbc.v" "$d/srgb.v" --interpretation srgb
-  vips jpegsave "$d/srgb.v" "$out" --Q 85 --strip
-  rm -f "$d"/*.v
-}
 IMG="$WORK/small.jpg"
 make_jpeg 768 512 "$IMG"
 IMG_SIZE=$(stat -c %s "$IMG")
@@ -597,15 +533,6 @@ if [[ -n $DRAIN_STALLS ]]; then
 fi
 echo "<!-- scaleout:end -->" >>"$SECTION"
 
-# replace the section in OUT, or append it
-if [[ -f $OUT ]] && grep -q '^<!-- scaleout:begin -->$' "$OUT"; then
-  awk -v sec="$SECTION" '
-    /^<!-- scaleout:begin -->$/ { while ((getline line < sec) > 0) print line; skip = 1; next }
-    /^<!-- scaleout:end -->$/ { skip = 0; next }
-    !skip { print }' "$OUT" >"$WORK/out.md"
-  cat "$WORK/out.md" >"$OUT"
-else
-  { [[ -f $OUT ]] || printf '# Benchmarks\n'; printf '\n'; cat "$SECTION"; } >>"$OUT"
-fi
+write_section scaleout "$SECTION"
 log "wrote the scale-out section of $OUT (the whole run took $((ELAPSED / 60)) min $((ELAPSED % 60)) s)"
 cat "$SECTION"
