@@ -78,6 +78,8 @@ public sealed class Item
     public long? ReviewSince { get; set; }
     /// <summary>Distinct abuse reports not yet resolved by a review.</summary>
     public int OpenReports { get; set; }
+    /// <summary>SHA-256 (hex) of an anonymous item's delete token; the token itself is shown to the uploader once.</summary>
+    public string? DeleteTokenHash { get; set; }
 }
 
 public static class ReviewRanks

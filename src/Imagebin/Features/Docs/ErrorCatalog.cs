@@ -40,7 +40,7 @@ public static class ErrorCatalog
             "A parameter, header or field is missing or out of range (for example an unknown filter value, a bad cursor or a width that is not offered).",
             "Read the detail, which names the parameter, and fix the request; do not retry it unchanged."),
         [ErrorCodes.RequestTooLarge] = new(
-            "The body is larger than the upload limit (Limits:MaxUploadBytes, 25 MiB by default).",
+            "The body is larger than the upload limit (Limits:MaxUploadBytes, 25 MiB by default; Uploads:Anonymous:MaxBytes, 10 MiB, without an account).",
             "Send a smaller file: reduce its resolution or quality before uploading."),
         [ErrorCodes.UnsupportedMediaType] = new(
             "The body is not an image format the site accepts, judged from its bytes: JPEG, PNG, GIF, WebP and AVIF are; SVG, HEIC and anything else are not.",
@@ -58,7 +58,7 @@ public static class ErrorCatalog
             "Too many requests of this kind from you in a short time.",
             "Wait the number of seconds in the Retry-After header before trying again, and slow down."),
         [ErrorCodes.TurnstileFailed] = new(
-            "An upload or report without credentials needs a browser challenge, and none (or a wrong one) came.",
+            "An upload or report without credentials needs a browser challenge, and none came, or one that was wrong, expired, already used or issued for another purpose.",
             "Scripts and agents use an API key (agents can get one by proof of work); people use the web page, which solves the challenge."),
         [ErrorCodes.NotFound] = new(
             "Nothing is at this address, or it is a private item and the link's secret (?s=…) is missing or wrong: both answer the same.",

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Imagebin.Data;
 using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
@@ -45,6 +46,12 @@ public sealed class OwnerItemDto : ItemDto
     public string? AiCaptionError { get; init; }
     public bool AiOptout { get; init; }
     public long? DlLimit { get; init; }
+    /// <summary>Only in the answer to an anonymous upload, and only that once: the token that deletes the item.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DeleteToken { get; set; }
+    /// <summary>Beside <see cref="DeleteToken"/>: the page that deletes the item, with the token in the fragment.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DeleteUrl { get; set; }
 }
 
 public sealed record ItemListDto(IReadOnlyList<OwnerItemDto> Items, string? NextCursor);

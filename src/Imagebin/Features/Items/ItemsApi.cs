@@ -30,8 +30,11 @@ public static class ItemsApi
     {
         var api = app.MapGroup("/api/v1").WithTags("Items");
         api.MapPost("/items", UploadAsync).DisableAntiforgery()
-            .WithSummary("Upload an image").DocumentsCredentials(optional: false, Scopes.ImageCreate)
-            .ProducesErrors(ErrorCodes.TurnstileFailed, ErrorCodes.InvalidRequest, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.ImageTooLarge, ErrorCodes.InvalidImage, ErrorCodes.UploadsDisabled)
+            .WithSummary("Upload an image")
+            .WithDescription("With an API key or access token; or without one, after solving GET /api/v1/uploads/challenge "
+                + "(an anonymous upload: smaller, rate-limited, expiring, answered once with a delete_token).")
+            .DocumentsCredentials(optional: true, Scopes.ImageCreate)
+            .ProducesErrors(ErrorCodes.TurnstileFailed, ErrorCodes.RateLimited, ErrorCodes.InvalidRequest, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.ImageTooLarge, ErrorCodes.InvalidImage, ErrorCodes.UploadsDisabled)
             .AddOpenApiOperationTransformer(OpenApiOperations.Upload);
         api.MapGet("/items/{id}", GetAsync)
             .WithSummary("Get an item's metadata")
@@ -40,21 +43,31 @@ public static class ItemsApi
         api.MapPatch("/items/{id}", PatchAsync).RequireAuthorization(Scopes.ImageCreate)
             .WithSummary("Edit an item (owner)").DocumentsBody<ItemPatchRequest, RouteHandlerBuilder>("application/json", "application/merge-patch+json")
             .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.Forbidden, ErrorCodes.NotFound);
-        api.MapDelete("/items/{id}", DeleteAsync).RequireAuthorization(Scopes.ImageDelete)
-            .WithSummary("Delete an item (owner)").WithDescription("The bytes stop being served at once.")
-            .ProducesErrors(ErrorCodes.Forbidden, ErrorCodes.NotFound);
+        api.MapDelete("/items/{id}", DeleteAsync)
+            .WithSummary("Delete an item (owner, or anyone with an anonymous upload's delete token)")
+            .WithDescription("The bytes stop being served at once. An anonymous upload is deleted with the delete_token its upload answered, "
+                + $"sent as '{AnonymousUploads.DeleteTokenHeader}'; a wrong token answers not_found.")
+            .DocumentsCredentials(optional: true, Scopes.ImageDelete)
+            .ProducesErrors(ErrorCodes.AuthRequired, ErrorCodes.Forbidden, ErrorCodes.NotFound);
+        api.MapAnonymousUploadsApi();
         api.MapGet("/account/items", ListAsync).RequireAuthorization(Scopes.ImageRead)
             .WithSummary("List your items, newest first").ProducesErrors(ErrorCodes.InvalidRequest);
         return app;
     }
 
     private static async Task<Results<Created<OwnerItemDto>, ApiError>> UploadAsync(
-        HttpRequest request,
+        HttpContext context,
         ClaimsPrincipal user,
         Ingest.Ingest ingest,
+        PowChallenges challenges,
+        SharedState shared,
         IOptions<LimitsOptions> limits,
+        IOptions<AnonymousUploadOptions> anonymous,
         IOptions<ModerationOptions> moderation,
         SiteUrls site,
+        TimeProvider time,
+        [FromHeader(Name = AnonymousUploads.ChallengeIdHeader)] string? challengeId,
+        [FromHeader(Name = AnonymousUploads.ChallengeNonceHeader)] string? challengeNonce,
         CancellationToken cancellationToken)
     {
         if (!moderation.Value.UploadsEnabled)
@@ -62,29 +75,48 @@ public static class ItemsApi
             return new ApiError(ErrorCodes.UploadsDisabled, "Uploads are switched off on this site for now; try again later.") { RetryAfterSeconds = 300 };
         }
 
-        if (user.AccountId() is not { } ownerId)
+        var ownerId = user.AccountId();
+        AnonymousUploads.Admission? admission = null;
+        if (ownerId is null)
         {
-            return new ApiError(ErrorCodes.TurnstileFailed, "Uploads without an API key are only accepted from the web page, after its browser challenge.");
+            (admission, var refused) = await AnonymousUploads.AdmitAsync(
+                context, challengeId, challengeNonce, challenges, shared, anonymous.Value, limits.Value, time, cancellationToken);
+            if (refused is not null)
+            {
+                return refused;
+            }
         }
-
-        if (!user.HasScope(Scopes.ImageCreate))
+        else if (!user.HasScope(Scopes.ImageCreate))
         {
             return new ApiError(ErrorCodes.InsufficientScope, "Uploading needs the 'image:create' scope.") { Scope = Scopes.ImageCreate };
         }
 
         // Refuse what is certainly too big before reading any of it (multipart adds a little framing).
+        var request = context.Request;
         var parser = new ItemFieldParser(limits.Value);
         if (request.ContentLength > limits.Value.MaxUploadBytes + (request.HasFormContentType ? 64 * 1024 : 0))
         {
             return new ApiError(ErrorCodes.RequestTooLarge, $"The upload is larger than the limit of {limits.Value.MaxUploadBytes:N0} bytes.");
         }
 
+        var maxBytes = admission?.MaxBytes ?? limits.Value.MaxUploadBytes;
         var fields = FieldsFromHeaders(request.Headers, parser);
         using var upload = MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
-            ? await ReadMultipartAsync(request, mediaType, ingest, fields, parser, cancellationToken)
-            : await ReadRawAsync(request, mediaType, ingest, cancellationToken);
-        var item = await ingest.CommitAsync(upload, fields, ownerId, cancellationToken);
+            ? await ReadMultipartAsync(request, mediaType, ingest, maxBytes, fields, parser, cancellationToken)
+            : await ReadRawAsync(request, mediaType, ingest, maxBytes, cancellationToken);
+        if (admission is null)
+        {
+            var owned = await ingest.CommitAsync(upload, fields, ownerId!, cancellationToken);
+            return TypedResults.Created($"{site.PublicBase}/api/v1/items/{owned.Id}", owned.ToOwnerDto(site));
+        }
+
+        AnonymousUploads.CapExpiry(fields, admission);
+        var (token, hash) = AnonymousUploads.NewDeleteToken();
+        var item = await ingest.CommitAsync(upload, fields, ownerId: null, hash, cancellationToken);
         var dto = item.ToOwnerDto(site);
+        dto.DeleteToken = token;
+        dto.DeleteUrl = AnonymousUploads.DeleteUrl(site, item.Id, token);
+        context.Response.Headers.CacheControl = "no-store";
         return TypedResults.Created($"{site.PublicBase}/api/v1/items/{item.Id}", dto);
     }
 
@@ -122,7 +154,7 @@ public static class ItemsApi
     }
 
     private static async Task<PreparedUpload> ReadRawAsync(
-        HttpRequest request, MediaTypeHeaderValue? mediaType, Ingest.Ingest ingest, CancellationToken cancellationToken)
+        HttpRequest request, MediaTypeHeaderValue? mediaType, Ingest.Ingest ingest, long maxBytes, CancellationToken cancellationToken)
     {
         var type = mediaType?.MediaType.Value;
         if (type is not null && !type.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
@@ -132,13 +164,14 @@ public static class ItemsApi
                 $"Send the image as the body (Content-Type image/* or application/octet-stream) or as multipart/form-data, not {type}.");
         }
 
-        return await ingest.PrepareAsync(request.Body, cancellationToken);
+        return await ingest.PrepareAsync(request.Body, maxBytes, cancellationToken);
     }
 
     private static async Task<PreparedUpload> ReadMultipartAsync(
         HttpRequest request,
         MediaTypeHeaderValue mediaType,
         Ingest.Ingest ingest,
+        long maxBytes,
         ItemFields fields,
         ItemFieldParser parser,
         CancellationToken cancellationToken)
@@ -170,7 +203,7 @@ public static class ItemsApi
                         throw new ApiException(ErrorCodes.InvalidRequest, "Send one file per upload.");
                     }
 
-                    upload = await ingest.PrepareAsync(section.Body, cancellationToken);
+                    upload = await ingest.PrepareAsync(section.Body, maxBytes, cancellationToken);
                 }
                 else if (ItemFieldParser.UploadFieldNames.Contains(name))
                 {
@@ -306,13 +339,32 @@ public static class ItemsApi
 
     private static async Task<Results<NoContent, ApiError>> DeleteAsync(
         string id,
+        [FromHeader(Name = AnonymousUploads.DeleteTokenHeader)] string? deleteToken,
         ClaimsPrincipal user,
         ImagebinDb db,
         BlobReferences blobs,
         MediaCatalog catalog,
         CancellationToken cancellationToken)
     {
-        var error = await OwnerItems.DeleteAsync(db, blobs, catalog, id, user.AccountId()!, cancellationToken);
+        ApiError? error;
+        if (deleteToken is not null)
+        {
+            error = await OwnerItems.DeleteWithTokenAsync(db, blobs, catalog, id, deleteToken, cancellationToken);
+        }
+        else if (user.AccountId() is not { } ownerId)
+        {
+            return new ApiError(ErrorCodes.AuthRequired,
+                $"Send an API key or an access token: Authorization: Bearer …, or an anonymous upload's delete token as '{AnonymousUploads.DeleteTokenHeader}'.");
+        }
+        else if (!user.HasScope(Scopes.ImageDelete))
+        {
+            return new ApiError(ErrorCodes.InsufficientScope, "Deleting needs the 'image:delete' scope.") { Scope = Scopes.ImageDelete };
+        }
+        else
+        {
+            error = await OwnerItems.DeleteAsync(db, blobs, catalog, id, ownerId, cancellationToken);
+        }
+
         return error is null ? TypedResults.NoContent() : error;
     }
 

@@ -15,6 +15,7 @@ public static class ItemsSetup
         var services = builder.Services;
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AnonymousUploadOptions>().BindConfiguration(AnonymousUploadOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(provider => new S3BlobStore(provider.GetRequiredService<IOptions<StorageOptions>>().Value.S3));
         services.AddSingleton<IBlobStore>(provider =>

@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using Imagebin.Data;
 using Imagebin.Features.Captions;
 using Imagebin.Features.Media;
@@ -129,8 +130,31 @@ public static class OwnerItems
             return await NotOwnedAsync(db, id, cancellationToken);
         }
 
+        return await ReleaseAsync(db, blobs, catalog, id, sha, i => i.Id == id && i.OwnerId == ownerId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes an anonymous item with its delete token, exactly as its owner would; a wrong token, an owned item and a
+    /// missing one all answer <c>not_found</c>, so the endpoint tells nothing about which it was.
+    /// </summary>
+    public static async Task<ApiError?> DeleteWithTokenAsync(
+        ImagebinDb db, BlobReferences blobs, MediaCatalog catalog, string id, string token, CancellationToken cancellationToken)
+    {
+        var found = await db.Items.Where(i => i.Id == id && i.OwnerId == null && i.DeleteTokenHash != null)
+            .Select(i => new { i.BlobSha256, i.DeleteTokenHash }).FirstOrDefaultAsync(cancellationToken);
+        if (found is null || !AnonymousUploads.DeleteTokenMatches(found.DeleteTokenHash!, token))
+        {
+            return NotFound();
+        }
+
+        return await ReleaseAsync(db, blobs, catalog, id, found.BlobSha256, i => i.Id == id && i.DeleteTokenHash == found.DeleteTokenHash, cancellationToken);
+    }
+
+    private static async Task<ApiError?> ReleaseAsync(
+        ImagebinDb db, BlobReferences blobs, MediaCatalog catalog, string id, string sha, Expression<Func<Item, bool>> match, CancellationToken cancellationToken)
+    {
         var deleted = await blobs.ReleaseAsync(db, sha,
-            async () => await db.Items.Where(i => i.Id == id && i.OwnerId == ownerId).ExecuteDeleteAsync(cancellationToken) > 0,
+            async () => await db.Items.Where(match).ExecuteDeleteAsync(cancellationToken) > 0,
             cancellationToken);
         await catalog.ChangedAsync(id, CancellationToken.None);
         return deleted ? null : NotFound();

@@ -116,7 +116,7 @@ public static class PowApi
             return new ApiError(ErrorCodes.InvalidRequest, "'display_name' must be 1-64 characters of letters, digits, '-', '_' and '.'.");
         }
 
-        var (challenge, failure) = await challenges.VerifyAsync(challengeId, nonce, cancellationToken);
+        var (challenge, failure) = await challenges.VerifyAsync(PowPurpose.Signup, challengeId, nonce, cancellationToken);
         switch (failure)
         {
             case PowChallenges.Failure.Malformed:

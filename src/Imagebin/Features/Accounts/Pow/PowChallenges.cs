@@ -13,6 +13,8 @@ namespace Imagebin.Features.Accounts;
 /// <c>base64url(payload) "." base64url(HMAC-SHA256(secret, payload))</c>, the payload being a version byte, 16 random
 /// bytes (the <c>prefix</c> is their base64url), the difficulty and the expiry (epoch ms, big-endian). Any node with the
 /// same secret can check one; <see cref="SharedState.TryRecordOnceAsync"/> makes each usable once across nodes.
+/// Each <see cref="PowPurpose"/> signs with its own key derived from the secret, so a challenge issued for one purpose
+/// is malformed for every other (sign-up keeps the undivided key, so its challenges read as they always did).
 /// </summary>
 public sealed class PowChallenges(PowSecret secret, SharedState shared, IOptions<PowOptions> options, TimeProvider time)
 {
@@ -39,11 +41,14 @@ public sealed class PowChallenges(PowSecret secret, SharedState shared, IOptions
         Reused,
     }
 
-    public async Task<Challenge> IssueAsync(CancellationToken cancellationToken)
+    /// <summary>A sign-up challenge, at the difficulty and lifetime of <see cref="PowOptions"/>.</summary>
+    public Task<Challenge> IssueAsync(CancellationToken cancellationToken) =>
+        IssueAsync(PowPurpose.Signup, options.Value.DifficultyBits, TimeSpan.FromSeconds(options.Value.ChallengeSeconds), cancellationToken);
+
+    public async Task<Challenge> IssueAsync(PowPurpose purpose, int difficulty, TimeSpan lifetime, CancellationToken cancellationToken)
     {
-        var key = await secret.GetKeyAsync(cancellationToken);
-        var difficulty = options.Value.DifficultyBits;
-        var expiresAt = time.GetUtcNow().AddSeconds(options.Value.ChallengeSeconds).ToUnixTimeMilliseconds();
+        var key = await KeyAsync(purpose, cancellationToken);
+        var expiresAt = time.GetUtcNow().Add(lifetime).ToUnixTimeMilliseconds();
         var payload = new byte[PayloadLength];
         payload[0] = Version;
         RandomNumberGenerator.Fill(payload.AsSpan(1, RandomLength));
@@ -58,7 +63,8 @@ public sealed class PowChallenges(PowSecret secret, SharedState shared, IOptions
     /// Checks a solution without side effects: the signature (in constant time), the expiry and the work. Returns the
     /// challenge on success, for <see cref="ConsumeAsync"/>.
     /// </summary>
-    public async Task<(Challenge? Challenge, Failure Failure)> VerifyAsync(string challengeId, string nonce, CancellationToken cancellationToken)
+    public async Task<(Challenge? Challenge, Failure Failure)> VerifyAsync(
+        PowPurpose purpose, string challengeId, string nonce, CancellationToken cancellationToken)
     {
         if (challengeId.Length > MaxIdLength || challengeId.Split('.') is not [var encodedPayload, var encodedMac])
         {
@@ -75,7 +81,7 @@ public sealed class PowChallenges(PowSecret secret, SharedState shared, IOptions
             return (null, Failure.Malformed);
         }
 
-        var expected = HMACSHA256.HashData(await secret.GetKeyAsync(cancellationToken), payload);
+        var expected = HMACSHA256.HashData(await KeyAsync(purpose, cancellationToken), payload);
         // Also refuses non-canonical encodings (trailing bits): the id must be exactly what this server wrote.
         if (!CryptographicOperations.FixedTimeEquals(expected, mac)
             || payload[0] != Version
@@ -118,7 +124,20 @@ public sealed class PowChallenges(PowSecret secret, SharedState shared, IOptions
         return bits;
     }
 
+    private async ValueTask<byte[]> KeyAsync(PowPurpose purpose, CancellationToken cancellationToken)
+    {
+        var key = await secret.GetKeyAsync(cancellationToken);
+        return purpose == PowPurpose.Signup ? key : HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"imagebin pow purpose: {purpose}"));
+    }
+
     private static string PrefixOf(byte[] payload) => Base64Url.EncodeToString(payload.AsSpan(1, RandomLength));
+}
+
+/// <summary>What a proof-of-work challenge may be traded for; a challenge is accepted only for the purpose it was issued for.</summary>
+public enum PowPurpose
+{
+    Signup,
+    AnonymousUpload,
 }
 
 /// <summary>

@@ -44,14 +44,18 @@ public sealed class Ingest(
     public string TempDirectory => Path.Combine(options.Value.DataDir, "tmp");
 
     /// <summary>Spools <paramref name="body"/> to disk, identifies it, checks the limits and strips its metadata.</summary>
-    public async Task<PreparedUpload> PrepareAsync(Stream body, CancellationToken cancellationToken)
+    public Task<PreparedUpload> PrepareAsync(Stream body, CancellationToken cancellationToken) =>
+        PrepareAsync(body, limits.Value.MaxUploadBytes, cancellationToken);
+
+    /// <summary>As <see cref="PrepareAsync(Stream, CancellationToken)"/>, refusing more than <paramref name="maxBytes"/>.</summary>
+    public async Task<PreparedUpload> PrepareAsync(Stream body, long maxBytes, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(TempDirectory);
         var name = Guid.NewGuid().ToString("N");
         var upload = new PreparedUpload(Path.Combine(TempDirectory, $"{name}.upload"), Path.Combine(TempDirectory, $"{name}.stripped"));
         try
         {
-            var (size, head) = await SpoolAsync(body, upload.OriginalPath, cancellationToken);
+            var (size, head) = await SpoolAsync(body, upload.OriginalPath, maxBytes, cancellationToken);
             // With inline I/O the body's last read completes on the socket thread; what follows is CPU work
             // (libvips, stripping, hashing) that belongs on the thread pool, not in front of other connections.
             await Task.Yield();
@@ -74,10 +78,15 @@ public sealed class Ingest(
     }
 
     /// <summary>Stores the blob, inserts the item and queues its scan, all or nothing.</summary>
-    public async Task<Item> CommitAsync(PreparedUpload upload, ItemFields fields, string ownerId, CancellationToken cancellationToken)
+    public Task<Item> CommitAsync(PreparedUpload upload, ItemFields fields, string ownerId, CancellationToken cancellationToken) =>
+        CommitAsync(upload, fields, ownerId, deleteTokenHash: null, cancellationToken);
+
+    /// <summary>As the owner's commit; an anonymous item (no owner) carries the hash of its delete token instead.</summary>
+    public async Task<Item> CommitAsync(PreparedUpload upload, ItemFields fields, string? ownerId, string? deleteTokenHash, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var ownerOptOut = await db.Accounts.Where(a => a.Id == ownerId).Select(a => a.AiOptOut).FirstOrDefaultAsync(cancellationToken);
+        var ownerOptOut = ownerId is not null
+            && await db.Accounts.Where(a => a.Id == ownerId).Select(a => a.AiOptOut).FirstOrDefaultAsync(cancellationToken);
         var isPrivate = fields.Private.Or(false);
         var optOut = fields.AiOptOut.Or(ownerOptOut);
         var format = upload.Header.Format;
@@ -103,6 +112,7 @@ public sealed class Ingest(
             DlLimit = fields.DlLimit.Or(null),
             AiOptOut = optOut,
             AiCaptionState = optOut ? AiCaptionState.OptedOut : AiCaptionState.Pending,
+            DeleteTokenHash = deleteTokenHash,
         };
 
         if (moderation.Value.ClamAv.Endpoint is { Length: > 0 })
@@ -125,9 +135,8 @@ public sealed class Ingest(
         return item;
     }
 
-    private async Task<(long Size, byte[] Head)> SpoolAsync(Stream body, string path, CancellationToken cancellationToken)
+    private static async Task<(long Size, byte[] Head)> SpoolAsync(Stream body, string path, long max, CancellationToken cancellationToken)
     {
-        var max = limits.Value.MaxUploadBytes;
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         var head = new byte[SniffLength];
         var headLength = 0;
