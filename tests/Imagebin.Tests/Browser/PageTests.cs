@@ -84,6 +84,38 @@ public sealed class PageTests(Chromium chromium) : IClassFixture<Chromium>
         problems.AssertNone();
     }
 
+    [Theory]
+    [InlineData(ColorScheme.Light)]
+    [InlineData(ColorScheme.Dark)]
+    public async Task ColourScheme_FollowsTheSystem_WithAaContrastForTextAndLinks(ColorScheme scheme)
+    {
+        await using var site = LiveSite.Start();
+        await using var context = await chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.EmulateMediaAsync(new PageEmulateMediaOptions { ColorScheme = scheme });
+        await page.GotoAsync(site.Url("/docs"));
+        await page.Locator("main a").First.WaitForAsync();
+
+        // WCAG 2 relative luminance and contrast ratio of computed colours (all opaque rgb() here).
+        var ratios = await page.EvaluateAsync<double[]>("""
+            () => {
+              const rgb = e => getComputedStyle(e).color.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+              const bg = e => getComputedStyle(e).backgroundColor.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+              const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+              const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+              const page = bg(document.body);
+              return [lum(page), ratio(rgb(document.body), page), ratio(rgb(document.querySelector('main a')), page),
+                      ratio(rgb(document.querySelector('.site-nav a')), bg(document.querySelector('.site-header')))];
+            }
+            """);
+
+        var (background, text, link, navigation) = (ratios[0], ratios[1], ratios[2], ratios[3]);
+        Assert.True(scheme == ColorScheme.Dark ? background < 0.05 : background > 0.9, $"background luminance {background} in {scheme}");
+        Assert.True(text >= 4.5, $"text contrast {text:F2}");
+        Assert.True(link >= 4.5, $"link contrast {link:F2}");
+        Assert.True(navigation >= 4.5, $"navigation contrast {navigation:F2}");
+    }
+
     [Fact]
     public async Task SkipLink_IsTheFirstTabStop_AndLeadsPastTheNavigation()
     {
