@@ -12,6 +12,13 @@ public sealed class PageTests(Chromium chromium) : IClassFixture<Chromium>
         { "/docs", "Developer guide" },
         { "/guide", "User guide" },
         { "/account/signin", "Sign in" },
+        { "/account/signup", "Create an account" },
+        { "/docs/api", "API reference" },
+        { "/docs/errors", "Error codes" },
+        { "/docs/errors/invalid_dpop_proof", "invalid_dpop_proof" },
+        { "/privacy", "Privacy" },
+        { "/terms", "Terms of use" },
+        { "/abuse", "Abuse and reporting" },
     };
 
     [Theory]
