@@ -2,7 +2,8 @@
 # The test command of the README: installs what is missing, runs every test project, and ends with the line
 # "N passed, N failed" that CI reads. Exits non-zero when anything fails or no test ran.
 #
-# The .NET SDK (pinned by global.json) is the one prerequisite; SQLite and libvips come as NuGet packages. The services
+# The .NET SDK (pinned by global.json) is the one prerequisite; SQLite and libvips come as NuGet packages, Chromium for
+# the browser tests from Debian (apt-get, when /usr/bin/chromium is missing). The services
 # the scale-out and moderation suites need, PostgreSQL 15, a single-node Ceph RGW (S3) and ClamAV's clamd (with the test
 # signatures of tests/clamav/), are installed with apt-get when missing and started by tests/services.sh on free loopback
 # ports in a temp directory, and stopped again on exit. Nothing is skipped: a test without its services fails.
@@ -10,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# The browser tests drive Debian's Chromium (/usr/bin/chromium); Playwright must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "test.sh: the .NET SDK $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' global.json | head -1) is required (https://dot.net)." >&2
@@ -23,6 +26,16 @@ cleanup() {
   rm -rf "$results" "$services"
 }
 trap cleanup EXIT
+
+# Debian's Chromium for tests/Imagebin.Tests/Browser (Playwright drives it headless); the package lists are read again
+# only when the install fails without them.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: installing chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } ||
+    { echo "test.sh: could not install chromium (the browser tests need /usr/bin/chromium)" >&2; exit 1; }
+fi
 
 tests/services.sh start "$services"
 # shellcheck disable=SC1091

@@ -38,6 +38,7 @@ if (AdminCommands.IsCommand(args))
 
 app.UseApiErrors();
 app.MapHealth();
+app.MapSiteAssets();
 var roles = app.Services.GetRequiredService<IOptions<ImagebinOptions>>().Value;
 if (roles.HasRole("authority"))
 {

@@ -165,6 +165,11 @@ public sealed class AuthorityConformanceTests
             Assert.Contains("127.0.0.1:53682", html);
             Assert.Contains("image:delete", html);
             Assert.Equal("DENY", page.Headers.GetValues("X-Frame-Options").Single());
+            // No form-action: Chromium would block the answer's redirect to the client (Html.ConsentContentSecurityPolicy).
+            var policy = page.Headers.GetValues("Content-Security-Policy").Single();
+            Assert.Equal(Html.ConsentContentSecurityPolicy, policy);
+            Assert.Contains("frame-ancestors 'none'", policy);
+            Assert.DoesNotContain("form-action", policy);
         }
 
         var pkce = OAuthFlow.Pkce.Create();
@@ -432,6 +437,7 @@ public sealed class AuthorityConformanceTests
         await using var app = await AppWithAliceAsync();
         var flow = OAuthFlow.For(app);
         using var page = await flow.Browser.GetAsync("/account/signin");
+        Assert.Equal(Html.ContentSecurityPolicy, page.Headers.GetValues("Content-Security-Policy").Single());
         var csrf = OAuthFlow.Csrf(await page.Content.ReadAsStringAsync());
 
         Task<HttpResponseMessage> PostAsync(string password, string token) => flow.Browser.PostAsync("/account/signin",

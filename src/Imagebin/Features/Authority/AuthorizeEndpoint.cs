@@ -138,7 +138,7 @@ public static class AuthorizeEndpoint
         }
 
         var isUrlClient = request.ClientId!.StartsWith("https://", StringComparison.Ordinal);
-        return Html.Page("Authorize access", $"""
+        return Html.ConsentPage("Authorize access", $"""
             <p><strong>{Html.Encode(clientName)}</strong>{(isUrlClient ? $" (<code>{Html.Encode(request.ClientId)}</code>)" : "")} wants to use your Imagebin account <strong>{Html.Encode(account.Name)}</strong>.</p>
             <p>After you answer you will be sent to <strong>{Html.Encode(redirectHost)}</strong>.</p>
             <p>Access to: {string.Join(", ", resources.Select(r => $"<code>{Html.Encode(r)}</code>"))}</p>

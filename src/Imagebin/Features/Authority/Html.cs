@@ -1,77 +1,113 @@
 using System.Text;
 using System.Text.Encodings.Web;
+using Imagebin.Features.Web;
 
 namespace Imagebin.Features.Authority;
 
 /// <summary>
-/// The authority's few pages (sign-in, sign-up, consent) and the documentation and policy pages: plain server-rendered
-/// HTML, no script, every value encoded.
-/// The web UI (DESIGN.md §12) gives them the site's look later.
+/// The layout of every server-rendered page (sign-in, sign-up, consent, documentation, policies): a skip link, the header
+/// with the site's navigation, the page, a footer, and the site's one stylesheet; plain HTML, no script, every value encoded.
 /// </summary>
 public static class Html
 {
-    public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? "");
-
-    public static IResult Page(string title, string body, int status = StatusCodes.Status200OK) =>
-        Render(title, body, status, publicPage: false);
+    /// <summary>
+    /// Nothing may be framed (clickjacking a consent), nothing loaded from elsewhere, no inline style or script run, and
+    /// forms post only here.
+    /// </summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
     /// <summary>
-    /// A page of the site's documentation or policies: indexable, with the navigation header, a wider column for code,
-    /// and cacheable for a few minutes (its content changes only with configuration).
+    /// <see cref="ContentSecurityPolicy"/> without <c>form-action</c>, for the consent page only: its form posts to
+    /// <c>/oauth/authorize</c>, which answers with a redirect to the client's redirect URI on another origin, and Chromium
+    /// checks <c>form-action</c> against every redirect of a form's navigation (checked with Chromium 156: the POST to a
+    /// same-origin action that redirects off-origin is blocked, reported as a violation by the action URL), so the policy
+    /// would stop the user on the way back to the application. The form's action is a fixed path of this site in the
+    /// page's own markup, and no script runs that could change it.
     /// </summary>
-    public static IResult PublicPage(string title, string body, int status = StatusCodes.Status200OK) =>
-        Render(title, body, status, publicPage: true);
+    public const string ConsentContentSecurityPolicy =
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
-    /// <summary>The header of public pages: where a reader goes next.</summary>
+    /// <summary>Where a reader goes next, in the header of every page.</summary>
     public static readonly (string Href, string Label)[] Navigation =
     [
-        ("/", "Imagebin"), ("/docs", "Developer guide"), ("/docs/api", "API reference"), ("/docs/errors", "Errors"),
-        ("/guide", "User guide"), ("/privacy", "Privacy"), ("/terms", "Terms"), ("/abuse", "Abuse"),
+        ("/", "Home"), ("/docs", "Docs"), ("/guide", "Guide"), (SignInPages.SignInPath, "Sign in"),
     ];
 
-    private static IResult Render(string title, string body, int status, bool publicPage)
+    /// <summary>The rest of the documentation and the policies, in the footer of every page.</summary>
+    public static readonly (string Href, string Label)[] FooterLinks =
+    [
+        ("/docs/api", "API reference"), ("/docs/errors", "Errors"), ("/privacy", "Privacy"), ("/terms", "Terms"), ("/abuse", "Abuse"),
+    ];
+
+    public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? "");
+
+    /// <summary>A page of the account or authority (a form, an error): not indexed, never cached, in a narrow column.</summary>
+    public static IResult Page(string title, string body, int status = StatusCodes.Status200OK) =>
+        new PageResult(title, body, status, publicPage: false, ContentSecurityPolicy);
+
+    /// <summary>The consent page: <see cref="Page"/> under <see cref="ConsentContentSecurityPolicy"/>.</summary>
+    public static IResult ConsentPage(string title, string body) =>
+        new PageResult(title, body, StatusCodes.Status200OK, publicPage: false, ConsentContentSecurityPolicy);
+
+    /// <summary>
+    /// A page of the site's documentation or policies: indexable, with a wider column for code, and cacheable for a few
+    /// minutes (its content changes only with configuration).
+    /// </summary>
+    public static IResult PublicPage(string title, string body, int status = StatusCodes.Status200OK) =>
+        new PageResult(title, body, status, publicPage: true, ContentSecurityPolicy);
+
+    private static string Render(string title, string body, bool publicPage, string currentPath)
     {
         var html = new StringBuilder()
             .Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
             .Append(publicPage ? "" : "<meta name=\"robots\" content=\"noindex\">")
             .Append("<title>").Append(Encode(title)).Append(" · Imagebin</title>")
-            .Append("<style>body{font:16px/1.5 system-ui,sans-serif;max-width:").Append(publicPage ? "52rem" : "32rem")
-            .Append(";margin:3rem auto;padding:0 1rem;color-scheme:light dark}")
-            .Append("label{display:block;margin:.75rem 0 .25rem}input[type=text],input[type=password]{width:100%;padding:.5rem;font:inherit}")
-            .Append("button{font:inherit;padding:.5rem 1rem;margin:.75rem .5rem 0 0}.error{color:#b00020}.scope{display:block}")
-            .Append("nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin-bottom:2rem}pre{overflow-x:auto;padding:.75rem;border:1px solid #8884}")
-            .Append("table{border-collapse:collapse}td,th{border:1px solid #8884;padding:.25rem .5rem;text-align:left;vertical-align:top}</style>")
-            .Append("</head><body>");
-        if (publicPage)
-        {
-            html.Append("<header><nav aria-label=\"Site\">");
-            foreach (var (href, label) in Navigation)
-            {
-                html.Append("<a href=\"").Append(Encode(href)).Append("\">").Append(Encode(label)).Append("</a>");
-            }
-
-            html.Append("</nav></header>");
-        }
-
-        html.Append("<main><h1>").Append(Encode(title)).Append("</h1>")
+            .Append("<link rel=\"stylesheet\" href=\"").Append(SiteAssets.StylesheetPath).Append("\">")
+            // An empty icon: without one every browser asks for /favicon.ico, which this site does not have.
+            .Append("<link rel=\"icon\" href=\"data:,\">")
+            .Append("</head><body>")
+            .Append("<a class=\"skip-link\" href=\"#content\">Skip to content</a>")
+            .Append("<header class=\"site-header\"><div class=\"site-header-inner\">")
+            .Append("<a class=\"site-name\" href=\"/\">Imagebin</a>")
+            .Append("<nav class=\"site-nav\" aria-label=\"Site\">");
+        AppendLinks(html, Navigation, currentPath);
+        html.Append("</nav></div></header>")
+            .Append(publicPage ? "<main id=\"content\">" : "<main id=\"content\" class=\"narrow\">")
+            .Append("<h1>").Append(Encode(title)).Append("</h1>")
             .Append(body)
-            .Append("</main></body></html>");
-        return new PageResult(html.ToString(), status, publicPage ? "public, max-age=300" : "no-store");
+            .Append("</main><footer class=\"site-footer\"><nav aria-label=\"More\">");
+        AppendLinks(html, FooterLinks, currentPath);
+        return html.Append("</nav></footer></body></html>").ToString();
     }
 
-    private sealed class PageResult(string html, int status, string cacheControl) : IResult
+    private static void AppendLinks(StringBuilder html, (string Href, string Label)[] links, string currentPath)
+    {
+        html.Append("<ul>");
+        foreach (var (href, label) in links)
+        {
+            html.Append("<li><a href=\"").Append(Encode(href)).Append('"')
+                .Append(href == currentPath ? " aria-current=\"page\"" : "")
+                .Append('>').Append(Encode(label)).Append("</a></li>");
+        }
+
+        html.Append("</ul>");
+    }
+
+    private sealed class PageResult(string title, string body, int status, bool publicPage, string contentSecurityPolicy) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
             var response = httpContext.Response;
             response.StatusCode = status;
             response.ContentType = "text/html; charset=utf-8";
-            response.Headers.CacheControl = cacheControl;
-            // Nothing on these pages may be framed (clickjacking a consent) or load anything from elsewhere.
+            response.Headers.CacheControl = publicPage ? "public, max-age=300" : "no-store";
             response.Headers.XFrameOptions = "DENY";
-            response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+            response.Headers.ContentSecurityPolicy = contentSecurityPolicy;
+            response.Headers.XContentTypeOptions = "nosniff";
             response.Headers["Referrer-Policy"] = "no-referrer";
+            var html = Render(title, body, publicPage, httpContext.Request.Path.Value ?? "/");
             return response.WriteAsync(html, httpContext.RequestAborted);
         }
     }
