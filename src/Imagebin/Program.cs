@@ -60,6 +60,7 @@ if (roles.HasRole("api"))
     app.MapMediaApi();
     app.MapOpenApiDocument();
     app.MapViewPages();
+    app.MapDeletePage();
     app.MapAgentCard();
     app.MapLlmsTxt();
     app.MapRobotsTxt();

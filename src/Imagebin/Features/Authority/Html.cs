@@ -6,7 +6,8 @@ namespace Imagebin.Features.Authority;
 
 /// <summary>
 /// The layout of every server-rendered page (sign-in, sign-up, consent, documentation, policies): a skip link, the header
-/// with the site's navigation, the page, a footer, and the site's one stylesheet; plain HTML, no script, every value encoded.
+/// with the site's navigation, the page, a footer, and the site's one stylesheet; plain HTML, every value encoded, and no script
+/// but a page's own file of this site where it needs one (<see cref="ScriptPage"/>).
 /// </summary>
 public static class Html
 {
@@ -28,6 +29,14 @@ public static class Html
     public const string ConsentContentSecurityPolicy =
         "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
+    /// <summary>
+    /// <see cref="ContentSecurityPolicy"/> with this site's own scripts and requests, for a page that needs a script
+    /// (<see cref="ScriptPage"/>): <c>script-src 'self'</c> runs only files served from here (no inline script, no
+    /// <c>eval</c>), and <c>connect-src 'self'</c> lets that script call this site's API and nothing else.
+    /// </summary>
+    public const string ScriptContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
     /// <summary>Where a reader goes next, in the header of every page.</summary>
     public static readonly (string Href, string Label)[] Navigation =
     [
@@ -46,6 +55,13 @@ public static class Html
     public static IResult Page(string title, string body, int status = StatusCodes.Status200OK) =>
         new PageResult(title, body, status, publicPage: false, ContentSecurityPolicy);
 
+    /// <summary>
+    /// <see cref="Page"/> with one script of this site (a content-hashed <see cref="SiteAssets"/> path), loaded deferred,
+    /// under <see cref="ScriptContentSecurityPolicy"/>.
+    /// </summary>
+    public static IResult ScriptPage(string title, string body, string scriptPath) =>
+        new PageResult(title, body, StatusCodes.Status200OK, publicPage: false, ScriptContentSecurityPolicy, scriptPath);
+
     /// <summary>The consent page: <see cref="Page"/> under <see cref="ConsentContentSecurityPolicy"/>.</summary>
     public static IResult ConsentPage(string title, string body) =>
         new PageResult(title, body, StatusCodes.Status200OK, publicPage: false, ConsentContentSecurityPolicy);
@@ -57,7 +73,7 @@ public static class Html
     public static IResult PublicPage(string title, string body, int status = StatusCodes.Status200OK) =>
         new PageResult(title, body, status, publicPage: true, ContentSecurityPolicy);
 
-    private static string Render(string title, string body, bool publicPage, string currentPath)
+    private static string Render(string title, string body, bool publicPage, string? scriptPath, string currentPath)
     {
         var html = new StringBuilder()
             .Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
@@ -67,6 +83,7 @@ public static class Html
             .Append("<link rel=\"stylesheet\" href=\"").Append(SiteAssets.StylesheetPath).Append("\">")
             // An empty icon: without one every browser asks for /favicon.ico, which this site does not have.
             .Append("<link rel=\"icon\" href=\"data:,\">")
+            .Append(scriptPath is null ? "" : $"<script src=\"{Encode(scriptPath)}\" defer></script>")
             .Append("</head><body>")
             .Append("<a class=\"skip-link\" href=\"#content\">Skip to content</a>")
             .Append("<header class=\"site-header\"><div class=\"site-header-inner\">")
@@ -95,7 +112,7 @@ public static class Html
         html.Append("</ul>");
     }
 
-    private sealed class PageResult(string title, string body, int status, bool publicPage, string contentSecurityPolicy) : IResult
+    private sealed class PageResult(string title, string body, int status, bool publicPage, string contentSecurityPolicy, string? scriptPath = null) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
@@ -107,7 +124,7 @@ public static class Html
             response.Headers.ContentSecurityPolicy = contentSecurityPolicy;
             response.Headers.XContentTypeOptions = "nosniff";
             response.Headers["Referrer-Policy"] = "no-referrer";
-            var html = Render(title, body, publicPage, httpContext.Request.Path.Value ?? "/");
+            var html = Render(title, body, publicPage, scriptPath, httpContext.Request.Path.Value ?? "/");
             return response.WriteAsync(html, httpContext.RequestAborted);
         }
     }

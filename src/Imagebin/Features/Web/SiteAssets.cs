@@ -3,16 +3,25 @@ using System.Security.Cryptography;
 namespace Imagebin.Features.Web;
 
 /// <summary>
-/// The site's stylesheet, embedded in the assembly and served under a name that carries a hash of its content, so that
-/// browsers may keep it for a year and still see a new version as soon as pages link to it.
+/// The pages' stylesheet and scripts, embedded in the assembly and served under names that carry a hash of their content,
+/// so that browsers may keep them for a year and still see a new version as soon as pages link to it.
 /// </summary>
 public static class SiteAssets
 {
-    private static readonly byte[] Stylesheet = ReadStylesheet();
-    private static readonly string Hash = Convert.ToHexStringLower(SHA256.HashData(Stylesheet))[..16];
+    private static readonly Asset Stylesheet = Read("site", "css", "text/css; charset=utf-8");
+    private static readonly Asset DeleteScript = Read("delete", "js", "text/javascript; charset=utf-8");
 
     /// <summary>The stylesheet's URL, for <c>&lt;link rel="stylesheet"&gt;</c>.</summary>
-    public static readonly string StylesheetPath = $"/static/site.{Hash}.css";
+    public static readonly string StylesheetPath = Stylesheet.Path;
+
+    /// <summary>The script of the delete page (<see cref="DeletePage"/>), for <c>&lt;script src&gt;</c>.</summary>
+    public static readonly string DeleteScriptPath = DeleteScript.Path;
+
+    private static readonly Dictionary<string, Asset> ByPath = new(StringComparer.Ordinal)
+    {
+        [Stylesheet.Path] = Stylesheet,
+        [DeleteScript.Path] = DeleteScript,
+    };
 
     public static IEndpointRouteBuilder MapSiteAssets(this IEndpointRouteBuilder app)
     {
@@ -22,7 +31,7 @@ public static class SiteAssets
 
     private static IResult Serve(string file, HttpContext context)
     {
-        if (!string.Equals($"/static/{file}", StylesheetPath, StringComparison.Ordinal))
+        if (!ByPath.TryGetValue($"/static/{file}", out var asset))
         {
             return Results.NotFound();
         }
@@ -30,15 +39,19 @@ public static class SiteAssets
         var headers = context.Response.Headers;
         headers.CacheControl = "public, max-age=31536000, immutable";
         headers.XContentTypeOptions = "nosniff";
-        return Results.Bytes(Stylesheet, "text/css; charset=utf-8", entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{Hash}\""));
+        return Results.Bytes(asset.Content, asset.ContentType, entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{asset.Hash}\""));
     }
 
-    private static byte[] ReadStylesheet()
+    private static Asset Read(string name, string extension, string contentType)
     {
-        using var stream = typeof(SiteAssets).Assembly.GetManifestResourceStream("Imagebin.Features.Web.Assets.site.css")
-            ?? throw new InvalidOperationException("The embedded stylesheet is missing.");
+        using var stream = typeof(SiteAssets).Assembly.GetManifestResourceStream($"Imagebin.Features.Web.Assets.{name}.{extension}")
+            ?? throw new InvalidOperationException($"The embedded asset {name}.{extension} is missing.");
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
-        return buffer.ToArray();
+        var content = buffer.ToArray();
+        var hash = Convert.ToHexStringLower(SHA256.HashData(content))[..16];
+        return new Asset(content, contentType, hash, $"/static/{name}.{hash}.{extension}");
     }
+
+    private sealed record Asset(byte[] Content, string ContentType, string Hash, string Path);
 }
