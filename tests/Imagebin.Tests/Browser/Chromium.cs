@@ -92,9 +92,9 @@ public sealed class LiveSite : IAsyncDisposable
     /// <summary>The site's origin, <c>http://127.0.0.1:PORT</c>, without a trailing slash.</summary>
     public string BaseUrl { get; }
 
-    public static LiveSite Start()
+    public static LiveSite Start(Dictionary<string, string?>? settings = null)
     {
-        var app = new ImagebinApp();
+        var app = new ImagebinApp(settings: settings);
         app.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
         app.StartServer();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
