@@ -221,19 +221,60 @@ public sealed class MediaTests
         var owner = await app.OwnerAsync();
         var anonymous = app.Anonymous();
         var item = await UploadPassedAsync(owner, configure: r => r.Headers.Add("x-title", "<b>Bold</b> cat"));
-        var html = await anonymous.GetStringAsync(item.PathOf("view_url"));
+        using var publicPage = await anonymous.GetAsync(item.PathOf("view_url"));
+        var html = await publicPage.Content.ReadAsStringAsync();
+        var directUrl = item.GetProperty("direct_url").GetString()!;
 
-        Assert.Contains("<meta property=\"og:image\"", html);
-        Assert.Contains(item.GetProperty("direct_url").GetString()!, html);
+        Assert.Contains($"<meta property=\"og:image\" content=\"{directUrl}\">", html);
+        Assert.Contains($"<meta property=\"og:url\" content=\"{item.GetProperty("view_url").GetString()}\">", html);
+        Assert.Contains("<meta property=\"og:title\" content=\"&lt;b&gt;Bold&lt;/b&gt; cat\">", html);
+        Assert.Contains("<meta name=\"twitter:card\" content=\"summary_large_image\">", html);
+        Assert.Contains($"<img src=\"{directUrl}\" alt=\"", html);
         Assert.Contains("&lt;b&gt;Bold&lt;/b&gt; cat", html);
         Assert.DoesNotContain("<b>Bold</b>", html);
         Assert.Contains("[img]", html);
+        Assert.Contains($"href=\"/abuse?item={item.GetProperty("id").GetString()}\"", html);
         Assert.DoesNotContain("noindex", html);
+        Assert.True(publicPage.Headers.CacheControl is { Public: true, MaxAge.TotalSeconds: 60 }, publicPage.Headers.CacheControl?.ToString());
+        AssertOnTheSiteLayout(publicPage, html);
 
         var hidden = await UploadPassedAsync(owner, TestImages.Jpeg(seed: 5), r => r.Headers.Add("x-private", "true"));
         using var privatePage = await anonymous.GetAsync(hidden.PathOf("view_url"));
-        Assert.Contains("noindex", await privatePage.Content.ReadAsStringAsync());
+        var privateHtml = await privatePage.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, privatePage.StatusCode);
+        Assert.Contains("<meta name=\"robots\" content=\"noindex\">", privateHtml);
+        Assert.DoesNotContain("og:", privateHtml);
+        Assert.DoesNotContain("twitter:", privateHtml);
+        Assert.Contains(hidden.GetProperty("direct_url").GetString()!, privateHtml);
         privatePage.AssertNotCacheable();
+        AssertOnTheSiteLayout(privatePage, privateHtml);
+    }
+
+    [Fact]
+    public async Task HomePage_IsOnTheSiteLayout_AndTellsHowToUpload()
+    {
+        await using var app = new ImagebinApp();
+        using var response = await app.Anonymous().GetAsync("/");
+        var html = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains($"curl -X POST {ImagebinApp.BaseUrl}/api/v1/items", html);
+        Assert.Equal(Imagebin.Features.Authority.Html.ContentSecurityPolicy, response.Headers.GetValues("Content-Security-Policy").Single());
+        AssertOnTheSiteLayout(response, html);
+    }
+
+    /// <summary>The shared layout's stylesheet and a policy that runs no inline style or script, and no inline style in the markup.</summary>
+    private static void AssertOnTheSiteLayout(HttpResponseMessage response, string html)
+    {
+        var policy = response.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.StartsWith("default-src 'none'; style-src 'self'; img-src 'self' data:", policy);
+        Assert.DoesNotContain("unsafe-inline", policy);
+        Assert.DoesNotContain("script-src", policy);
+        Assert.Contains("frame-ancestors 'none'", policy);
+        Assert.Contains($"<link rel=\"stylesheet\" href=\"{Imagebin.Features.Web.SiteAssets.StylesheetPath}\">", html);
+        Assert.DoesNotContain("<style", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("style=", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
     }
 
     [Theory, Backends]

@@ -9,6 +9,7 @@ public sealed class PageTests(Chromium chromium) : IClassFixture<Chromium>
 {
     public static TheoryData<string, string> Pages() => new()
     {
+        { "/", "Upload an image" },
         { "/docs", "Developer guide" },
         { "/guide", "User guide" },
         { "/account/signin", "Sign in" },

@@ -37,6 +37,13 @@ public static class Html
     public const string ScriptContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+    /// <summary>
+    /// <see cref="ContentSecurityPolicy"/> that also allows images from <paramref name="source"/>: the view page shows an
+    /// image from the direct host, which may be another origin than the site.
+    /// </summary>
+    public static string ContentSecurityPolicyWithImagesFrom(string source) =>
+        $"default-src 'none'; style-src 'self'; img-src 'self' data: {source}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
     /// <summary>Where a reader goes next, in the header of every page.</summary>
     public static readonly (string Href, string Label)[] Navigation =
     [
@@ -53,37 +60,45 @@ public static class Html
 
     /// <summary>A page of the account or authority (a form, an error): not indexed, never cached, in a narrow column.</summary>
     public static IResult Page(string title, string body, int status = StatusCodes.Status200OK) =>
-        new PageResult(title, body, status, publicPage: false, ContentSecurityPolicy);
+        new PageResult(title, body, status, PageShape.Private(ContentSecurityPolicy));
 
     /// <summary>
     /// <see cref="Page"/> with one script of this site (a content-hashed <see cref="SiteAssets"/> path), loaded deferred,
     /// under <see cref="ScriptContentSecurityPolicy"/>.
     /// </summary>
     public static IResult ScriptPage(string title, string body, string scriptPath) =>
-        new PageResult(title, body, StatusCodes.Status200OK, publicPage: false, ScriptContentSecurityPolicy, scriptPath);
+        new PageResult(title, body, StatusCodes.Status200OK, PageShape.Private(ScriptContentSecurityPolicy) with { ScriptPath = scriptPath });
 
     /// <summary>The consent page: <see cref="Page"/> under <see cref="ConsentContentSecurityPolicy"/>.</summary>
     public static IResult ConsentPage(string title, string body) =>
-        new PageResult(title, body, StatusCodes.Status200OK, publicPage: false, ConsentContentSecurityPolicy);
+        new PageResult(title, body, StatusCodes.Status200OK, PageShape.Private(ConsentContentSecurityPolicy));
 
     /// <summary>
     /// A page of the site's documentation or policies: indexable, with a wider column for code, and cacheable for a few
     /// minutes (its content changes only with configuration).
     /// </summary>
     public static IResult PublicPage(string title, string body, int status = StatusCodes.Status200OK) =>
-        new PageResult(title, body, status, publicPage: true, ContentSecurityPolicy);
+        new PageResult(title, body, status, PageShape.Public(ContentSecurityPolicy, "public, max-age=300"));
 
-    private static string Render(string title, string body, bool publicPage, string? scriptPath, string currentPath)
+    /// <summary>
+    /// A page in the wide column with its own extra <c>&lt;head&gt;</c> markup (already encoded), policy and caching, for
+    /// pages whose indexing and caching depend on what they show (the view page of an image).
+    /// </summary>
+    internal static PageResult WidePage(string title, string head, string body, bool indexable, string contentSecurityPolicy, string cacheControl) =>
+        new PageResult(title, body, StatusCodes.Status200OK, new PageShape(indexable, Wide: true, contentSecurityPolicy, cacheControl, head));
+
+    private static string Render(string title, string body, PageShape shape, string currentPath)
     {
         var html = new StringBuilder()
             .Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-            .Append(publicPage ? "" : "<meta name=\"robots\" content=\"noindex\">")
+            .Append(shape.Indexable ? "" : "<meta name=\"robots\" content=\"noindex\">")
             .Append("<title>").Append(Encode(title)).Append(" · Imagebin</title>")
+            .Append(shape.Head)
             .Append("<link rel=\"stylesheet\" href=\"").Append(SiteAssets.StylesheetPath).Append("\">")
             // An empty icon: without one every browser asks for /favicon.ico, which this site does not have.
             .Append("<link rel=\"icon\" href=\"data:,\">")
-            .Append(scriptPath is null ? "" : $"<script src=\"{Encode(scriptPath)}\" defer></script>")
+            .Append(shape.ScriptPath is null ? "" : $"<script src=\"{Encode(shape.ScriptPath)}\" defer></script>")
             .Append("</head><body>")
             .Append("<a class=\"skip-link\" href=\"#content\">Skip to content</a>")
             .Append("<header class=\"site-header\"><div class=\"site-header-inner\">")
@@ -91,7 +106,7 @@ public static class Html
             .Append("<nav class=\"site-nav\" aria-label=\"Site\">");
         AppendLinks(html, Navigation, currentPath);
         html.Append("</nav></div></header>")
-            .Append(publicPage ? "<main id=\"content\">" : "<main id=\"content\" class=\"narrow\">")
+            .Append(shape.Wide ? "<main id=\"content\">" : "<main id=\"content\" class=\"narrow\">")
             .Append("<h1>").Append(Encode(title)).Append("</h1>")
             .Append(body)
             .Append("</main><footer class=\"site-footer\"><nav aria-label=\"More\">");
@@ -112,19 +127,27 @@ public static class Html
         html.Append("</ul>");
     }
 
-    private sealed class PageResult(string title, string body, int status, bool publicPage, string contentSecurityPolicy, string? scriptPath = null) : IResult
+    /// <summary>How a page is indexed, laid out, protected and cached.</summary>
+    internal sealed record PageShape(bool Indexable, bool Wide, string ContentSecurityPolicy, string CacheControl, string Head = "", string? ScriptPath = null)
+    {
+        public static PageShape Private(string contentSecurityPolicy) => new(Indexable: false, Wide: false, contentSecurityPolicy, "no-store");
+
+        public static PageShape Public(string contentSecurityPolicy, string cacheControl) => new(Indexable: true, Wide: true, contentSecurityPolicy, cacheControl);
+    }
+
+    internal sealed class PageResult(string title, string body, int status, PageShape shape) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
             var response = httpContext.Response;
             response.StatusCode = status;
             response.ContentType = "text/html; charset=utf-8";
-            response.Headers.CacheControl = publicPage ? "public, max-age=300" : "no-store";
+            response.Headers.CacheControl = shape.CacheControl;
             response.Headers.XFrameOptions = "DENY";
-            response.Headers.ContentSecurityPolicy = contentSecurityPolicy;
+            response.Headers.ContentSecurityPolicy = shape.ContentSecurityPolicy;
             response.Headers.XContentTypeOptions = "nosniff";
             response.Headers["Referrer-Policy"] = "no-referrer";
-            var html = Render(title, body, publicPage, scriptPath, httpContext.Request.Path.Value ?? "/");
+            var html = Render(title, body, shape, httpContext.Request.Path.Value ?? "/");
             return response.WriteAsync(html, httpContext.RequestAborted);
         }
     }

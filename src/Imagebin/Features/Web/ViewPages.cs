@@ -1,8 +1,8 @@
-using System.Net;
 using System.Security.Claims;
 using System.Text;
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
+using Imagebin.Features.Authority;
 using Imagebin.Features.Media;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,24 +25,14 @@ public static class ViewPages
     }
 
     /// <summary>Until the web UI exists, the home page tells a visitor how to upload.</summary>
-    private static ContentHttpResult Home(SiteUrls site) => TypedResults.Content(
-        $$"""
-        <!doctype html>
-        <html lang="en">
-        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Imagebin</title>
-        <style>{{Style}}</style></head>
-        <body><main>
-        <h1>Imagebin</h1>
-        <p>An image host. Upload with an API key:</p>
-        <pre>curl -X POST {{WebUtility.HtmlEncode(site.PublicBase)}}/api/v1/items -H "Authorization: Bearer pbca_live_…" \
-          -H "Content-Type: image/jpeg" --data-binary @photo.jpg</pre>
+    private static IResult Home(SiteUrls site) => Html.PublicPage("Upload an image", $"""
+        <p>Imagebin is an image host. Upload with an API key:</p>
+        <pre><code>curl -X POST {Html.Encode(site.PublicBase)}/api/v1/items -H "Authorization: Bearer pbca_live_…" \
+          -H "Content-Type: image/jpeg" --data-binary @photo.jpg</code></pre>
         <p>The answer's <code>url</code> is the image's short link.</p>
-        </main></body>
-        </html>
-        """,
-        "text/html; charset=utf-8");
+        """);
 
-    private static async Task<Results<ContentHttpResult, RedirectHttpResult, ApiError>> ShortLinkAsync(
+    private static async Task<Results<Html.PageResult, RedirectHttpResult, ApiError>> ShortLinkAsync(
         string id, HttpContext context, ImagebinDb db, SiteUrls site, ClaimsPrincipal user, TimeProvider time)
     {
         var accept = context.Request.Headers.Accept.ToString();
@@ -62,7 +52,7 @@ public static class ViewPages
         return TypedResults.Redirect(site.Direct(id, item.Extension, item.Private ? secret : null));
     }
 
-    private static async Task<Results<ContentHttpResult, RedirectHttpResult, ApiError>> ViewAsync(
+    private static async Task<Results<Html.PageResult, RedirectHttpResult, ApiError>> ViewAsync(
         string id, HttpContext context, ImagebinDb db, SiteUrls site, ClaimsPrincipal user, TimeProvider time)
     {
         var item = Ids.IsBase62(id) ? await db.Items.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, context.RequestAborted) : null;
@@ -78,61 +68,50 @@ public static class ViewPages
             return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
         }
 
-        var headers = context.Response.Headers;
-        headers.CacheControl = item.Private ? "private, no-store" : "public, max-age=60";
-        headers.XContentTypeOptions = "nosniff";
-        headers.ContentSecurityPolicy = $"default-src 'none'; img-src {site.DirectBase}/ 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-        headers["Referrer-Policy"] = "no-referrer";
         if (item.Private)
         {
-            headers["X-Robots-Tag"] = "noindex, nofollow";
+            context.Response.Headers["X-Robots-Tag"] = "noindex, nofollow";
         }
 
-        return TypedResults.Content(Render(item, site), "text/html; charset=utf-8");
+        var title = item.Title ?? $"Image {item.Id}";
+        return Html.WidePage(title, item.Private ? "" : OpenGraph(item, title, site), Body(item, site),
+            indexable: !item.Private, Html.ContentSecurityPolicyWithImagesFrom($"{site.DirectBase}/"), item.Private ? "private, no-store" : "public, max-age=60");
     }
 
-    private const string Style =
-        ":root { color-scheme: light dark; font-family: system-ui, sans-serif; } " +
-        "body { max-width: 60rem; margin: 1rem auto; padding: 0 1rem; } " +
-        "img { max-width: 100%; height: auto; } label { display: block; margin: .5rem 0; } " +
-        "input { width: 100%; font-family: monospace; }";
-
-    private static string Render(Item item, SiteUrls site)
+    /// <summary>OpenGraph and Twitter card tags, for public items only: a private item's page is not for link previews.</summary>
+    private static string OpenGraph(Item item, string title, SiteUrls site)
     {
-        static string E(string? value) => WebUtility.HtmlEncode(value ?? "");
+        var directUrl = site.Direct(item.Id, item.Extension, secret: null);
+        var head = new StringBuilder()
+            .Append($"<meta property=\"og:type\" content=\"website\">")
+            .Append($"<meta property=\"og:title\" content=\"{E(title)}\">")
+            .Append($"<meta property=\"og:url\" content=\"{E(site.View(item.Id, secret: null))}\">")
+            .Append($"<meta property=\"og:image\" content=\"{E(directUrl)}\">")
+            .Append($"<meta property=\"og:image:type\" content=\"{E(item.ContentType)}\">")
+            .Append(item.Width is { } width ? $"<meta property=\"og:image:width\" content=\"{width}\">" : "")
+            .Append(item.Height is { } height ? $"<meta property=\"og:image:height\" content=\"{height}\">" : "")
+            .Append(item.Description is null ? "" : $"<meta property=\"og:description\" content=\"{E(item.Description)}\">")
+            .Append($"<meta property=\"og:image:alt\" content=\"{E(AltText(item))}\">")
+            .Append("<meta name=\"twitter:card\" content=\"summary_large_image\">")
+            .Append($"<meta name=\"twitter:image\" content=\"{E(directUrl)}\">");
+        return head.ToString();
+    }
+
+    /// <summary>The AI caption when it is ready and allowed (as in the API's <c>ai_caption</c>), else the title, else a neutral text.</summary>
+    private static string AltText(Item item) =>
+        (item.AiCaptionState == AiCaptionState.Ready && !item.AiOptOut ? item.AiCaption : null) ?? item.Title ?? "Uploaded image";
+
+    private static string E(string? value) => Html.Encode(value);
+
+    private static string Body(Item item, SiteUrls site)
+    {
         var secret = item.Private ? item.ShareSecret : null;
-        var viewUrl = site.View(item.Id, secret);
         var directUrl = site.Direct(item.Id, item.Extension, secret);
-        var title = item.Title ?? $"Image {item.Id}";
-        var pending = item.ScanState != ScanState.Passed;
+        var alt = AltText(item);
         var html = new StringBuilder();
-        html.Append($"""
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>{E(title)} · Imagebin</title>
-            {(item.Private ? "<meta name=\"robots\" content=\"noindex, nofollow\">" : "")}
-            <meta property="og:type" content="website">
-            <meta property="og:title" content="{E(title)}">
-            <meta property="og:url" content="{E(viewUrl)}">
-            <meta property="og:image" content="{E(directUrl)}">
-            <meta property="og:image:type" content="{E(item.ContentType)}">
-            <meta property="og:image:width" content="{item.Width}">
-            <meta property="og:image:height" content="{item.Height}">
-            {(item.Description is null ? "" : $"<meta property=\"og:description\" content=\"{E(item.Description)}\">")}
-            <meta name="twitter:card" content="summary_large_image">
-            <meta name="twitter:image" content="{E(directUrl)}">
-            <style>{Style}</style>
-            </head>
-            <body>
-            <main>
-            <h1>{E(title)}</h1>
-            """);
-        html.Append(pending
+        html.Append(item.ScanState != ScanState.Passed
             ? "<p role=\"status\">This image is still being checked. It appears here once the check has passed.</p>"
-            : $"<p><img src=\"{E(directUrl)}\" alt=\"{E(item.Title ?? item.Description ?? "Uploaded image")}\" width=\"{item.Width}\" height=\"{item.Height}\"></p>");
+            : $"<p class=\"view-image\"><img src=\"{E(directUrl)}\" alt=\"{E(alt)}\"{Dimension("width", item.Width)}{Dimension("height", item.Height)}></p>");
         if (item.Description is not null)
         {
             html.Append($"<p>{E(item.Description)}</p>");
@@ -140,7 +119,7 @@ public static class ViewPages
 
         if (item.Tags.Length > 0)
         {
-            html.Append("<ul aria-label=\"Tags\">");
+            html.Append("<ul class=\"tags\" aria-label=\"Tags\">");
             foreach (var tag in item.Tags.Split(',', StringSplitOptions.RemoveEmptyEntries))
             {
                 html.Append($"<li>{E(tag)}</li>");
@@ -149,18 +128,33 @@ public static class ViewPages
             html.Append("</ul>");
         }
 
-        var alt = E(item.Title ?? "image");
-        html.Append($"""
-            <h2>Share</h2>
-            <label>Link <input readonly value="{E(site.Short(item.Id, secret))}"></label>
-            <label>Direct <input readonly value="{E(directUrl)}"></label>
-            <label>Markdown <input readonly value="{E($"![{item.Title ?? "image"}]({directUrl})")}"></label>
-            <label>HTML <input readonly value="{E($"<img src=\"{directUrl}\" alt=\"{alt}\">")}"></label>
-            <label>BBCode <input readonly value="{E($"[img]{directUrl}[/img]")}"></label>
-            </main>
-            </body>
-            </html>
-            """);
+        var uploaded = DateTimeOffset.FromUnixTimeMilliseconds(item.CreatedAt);
+        html.Append("<dl class=\"item-facts\">")
+            .Append($"<dt>Size</dt><dd>{E(Size(item.SizeBytes))}</dd>")
+            .Append(item.Width is { } w && item.Height is { } h ? $"<dt>Dimensions</dt><dd>{w} × {h} pixels</dd>" : "")
+            .Append($"<dt>Uploaded</dt><dd><time datetime=\"{uploaded.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\">{uploaded.UtcDateTime:d MMMM yyyy, HH:mm} UTC</time></dd>")
+            .Append("</dl>");
+
+        html.Append("<h2>Share</h2><div class=\"share\">");
+        ShareField(html, "share-link", "Link", site.Short(item.Id, secret));
+        ShareField(html, "share-direct", "Direct link", directUrl);
+        ShareField(html, "share-markdown", "Markdown", $"![{alt}]({directUrl})");
+        ShareField(html, "share-html", "HTML", $"<img src=\"{directUrl}\" alt=\"{E(alt)}\">");
+        ShareField(html, "share-bbcode", "BBCode", $"[img]{directUrl}[/img]");
+        html.Append("</div>")
+            .Append($"<p><a href=\"/abuse?item={Uri.EscapeDataString(item.Id)}\">Report this image</a></p>");
         return html.ToString();
     }
+
+    private static string Dimension(string name, int? value) => value is { } pixels ? $" {name}=\"{pixels}\"" : "";
+
+    private static void ShareField(StringBuilder html, string id, string label, string value) =>
+        html.Append($"<label for=\"{id}\">{E(label)}</label><input type=\"text\" id=\"{id}\" readonly value=\"{E(value)}\">");
+
+    private static string Size(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} bytes",
+        < 1024 * 1024 => $"{bytes / 1024.0:0.#} KiB",
+        _ => $"{bytes / (1024.0 * 1024):0.#} MiB",
+    };
 }
