@@ -60,8 +60,8 @@ to_ms() { # wrk duration like 812.00us / 1.23ms / 1.02s -> ms
   awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) ; else if (v ~ /m$/) n*=60000; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
 }
 
-make_jpeg() { # width height out: a horizontal gradient with Gaussian noise, Q85, like a photo to the encoder
-  local w=$1 h=$2 out=$3 d="$WORK/img"; mkdir -p "$d"
+make_noisy_srgb() { # width height out.v: a horizontal gradient with Gaussian noise, like a photo to the encoder
+  local w=$1 h=$2 out=$3 d="$WORK/noise"; mkdir -p "$d"
   vips grey "$d/g.v" "$w" "$h"
   vips linear "$d/g.v" "$d/gl.v" 160 48              # gradient 48..208
   for c in r g b; do
@@ -70,9 +70,14 @@ make_jpeg() { # width height out: a horizontal gradient with Gaussian noise, Q85
   done
   vips bandjoin "$d/r.v $d/g.v $d/b.v" "$d/rgb.v"
   vips cast "$d/rgb.v" "$d/rgbc.v" uchar
-  vips copy "$d/rgbc.v" "$d/srgb.v" --interpretation srgb
-  vips jpegsave "$d/srgb.v" "$out" --Q 85 --strip
+  vips copy "$d/rgbc.v" "$out" --interpretation srgb
   rm -f "$d"/*.v
+}
+
+make_jpeg() { # width height out: that picture as a Q85 JPEG
+  make_noisy_srgb "$1" "$2" "$WORK/picture.v"
+  vips jpegsave "$WORK/picture.v" "$3" --Q 85 --strip
+  rm -f "$WORK/picture.v"
 }
 
 # write_section name file: puts the section (from <!-- name:begin --> to <!-- name:end -->) into $OUT in place of the

@@ -61,20 +61,7 @@ if [[ -z ${CLAMD:-} ]]; then
 fi
 
 # ---------------------------------------------------------------- images
-# A noisy gradient (like bench/run.sh's), cut at a different offset for every file so each has its own bytes and hash.
-make_base() { # width height out.v
-  local w=$1 h=$2 out=$3 d="$WORK/base"; mkdir -p "$d"
-  vips grey "$d/g.v" "$w" "$h"
-  vips linear "$d/g.v" "$d/gl.v" 160 48
-  for c in r g b; do
-    vips gaussnoise "$d/n$c.v" "$w" "$h" --sigma 32 --mean 0
-    vips add "$d/gl.v" "$d/n$c.v" "$d/$c.v"
-  done
-  vips bandjoin "$d/r.v $d/g.v $d/b.v" "$d/rgb.v"
-  vips cast "$d/rgb.v" "$d/rgbc.v" uchar
-  vips copy "$d/rgbc.v" "$out" --interpretation srgb
-  rm -f "$d"/*.v
-}
+# lib.sh's noisy gradient, cut at a different offset for every file so each has its own bytes and hash.
 make_set() { # base.v width height count dir
   local base=$1 w=$2 h=$3 n=$4 dir=$5 i
   mkdir -p "$dir"
@@ -83,8 +70,8 @@ make_set() { # base.v width height count dir
   done
 }
 log "making $COUNT_1MP 1 MP, $COUNT_12MP 12 MP and $((RATE * LOAD_SECONDS)) load JPEGs"
-make_base 1216 928 "$WORK/base1.v"
-make_base 4064 3008 "$WORK/base12.v"
+make_noisy_srgb 1216 928 "$WORK/base1.v"
+make_noisy_srgb 4064 3008 "$WORK/base12.v"
 make_set "$WORK/base1.v" 1152 864 "$COUNT_1MP" "$WORK/1mp"
 make_set "$WORK/base12.v" 4000 3000 "$COUNT_12MP" "$WORK/12mp"
 vips linear "$WORK/base1.v" "$WORK/base1b.v" 0.9 10 --uchar
