@@ -19,6 +19,7 @@ public static class ErrorCodes
     public const string ImageTooLarge = "image_too_large";
     public const string InvalidImage = "invalid_image";
     public const string MethodNotAllowed = "method_not_allowed";
+    public const string BadOrigin = "bad_origin";
     public const string RateLimited = "rate_limited";
     public const string TurnstileFailed = "turnstile_failed";
     public const string NotFound = "not_found";
@@ -32,7 +33,7 @@ public static class ErrorCodes
     public static int Status(string code) => code switch
     {
         AuthRequired or Unauthorized or InvalidToken or InvalidDpopProof => StatusCodes.Status401Unauthorized,
-        InsufficientScope or Forbidden or AccountBanned or TurnstileFailed => StatusCodes.Status403Forbidden,
+        InsufficientScope or Forbidden or AccountBanned or TurnstileFailed or BadOrigin => StatusCodes.Status403Forbidden,
         InvalidJson or InvalidRequest => StatusCodes.Status400BadRequest,
         NotFound => StatusCodes.Status404NotFound,
         MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
@@ -61,6 +62,7 @@ public static class ErrorCodes
         ImageTooLarge => "Image too large",
         InvalidImage => "Invalid image",
         MethodNotAllowed => "Method not allowed",
+        BadOrigin => "Request not from this site",
         RateLimited => "Rate limited",
         TurnstileFailed => "Browser challenge required",
         NotFound => "Not found",

@@ -191,5 +191,6 @@ public static class CredentialsPipeline
                 }
 
                 await next(context);
-            }));
+            }))
+        .UseWhen(BrowserSessions.Applies, branch => branch.Use(BrowserSessions.AuthenticateAsync));
 }

@@ -37,10 +37,13 @@ public static class AuthoritySetup
         {
             options.Cookie.Name = "imagebin_csrf";
             options.FormFieldName = "csrf";
+            // The pages' scripts send the token in this header with every state-changing API call on the session
+            // (BrowserSessions).
+            options.HeaderName = BrowserSessions.CsrfHeader;
         });
         services.AddAuthentication().AddCookie(Sessions.Scheme, options =>
         {
-            options.Cookie.Name = "imagebin_session";
+            options.Cookie.Name = Sessions.CookieName;
             options.Cookie.HttpOnly = true;
             options.Cookie.SameSite = SameSiteMode.Lax;
             options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;

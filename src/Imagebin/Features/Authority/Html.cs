@@ -44,11 +44,35 @@ public static class Html
     public static string ContentSecurityPolicyWithImagesFrom(string source) =>
         $"default-src 'none'; style-src 'self'; img-src 'self' data: {source}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-    /// <summary>Where a reader goes next, in the header of every page.</summary>
+    /// <summary>
+    /// <see cref="ScriptContentSecurityPolicy"/> that also allows images from <paramref name="source"/> (the direct host)
+    /// and <c>blob:</c> previews of files the visitor picked, for the pages that show images and run a script (home,
+    /// dashboard, admin).
+    /// </summary>
+    public static string ScriptContentSecurityPolicyWithImagesFrom(string source) =>
+        $"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: blob: {source}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+    /// <summary>Where a reader goes next, in the header of every page seen without signing in.</summary>
     public static readonly (string Href, string Label)[] Navigation =
     [
         ("/", "Home"), ("/docs", "Docs"), ("/guide", "Guide"), (SignInPages.SignInPath, "Sign in"),
     ];
+
+    /// <summary>The header's links for a signed-in account (a sign-out button follows them).</summary>
+    public static readonly (string Href, string Label)[] SignedInNavigation =
+    [
+        ("/", "Home"), (DashboardPath, "My images"), (AccountPath, "Account"), ("/docs", "Docs"),
+    ];
+
+    /// <summary>The owner's dashboard and the account page (issue 8), linked from the signed-in header.</summary>
+    public const string DashboardPath = "/dashboard";
+
+    public const string AccountPath = "/account";
+
+    public const string AdminPath = "/admin";
+
+    /// <summary>The name of the <c>&lt;meta&gt;</c> that carries the anti-forgery token for a signed-in page's scripts.</summary>
+    public const string CsrfMetaName = "csrf-token";
 
     /// <summary>The rest of the documentation and the policies, in the footer of every page.</summary>
     public static readonly (string Href, string Label)[] FooterLinks =
@@ -67,7 +91,17 @@ public static class Html
     /// under <see cref="ScriptContentSecurityPolicy"/>.
     /// </summary>
     public static IResult ScriptPage(string title, string body, string scriptPath) =>
-        new PageResult(title, body, StatusCodes.Status200OK, PageShape.Private(ScriptContentSecurityPolicy) with { ScriptPath = scriptPath });
+        new PageResult(title, body, StatusCodes.Status200OK, PageShape.Private(ScriptContentSecurityPolicy) with { Scripts = [scriptPath] });
+
+    /// <summary>
+    /// A page of the web application (home, dashboard, account, admin): the wide column, this site's
+    /// <paramref name="scripts"/> (content-hashed <see cref="SiteAssets"/> paths), images from <paramref name="imagesFrom"/>
+    /// (the direct host), never indexed or cached unless <paramref name="cacheControl"/> says otherwise; a signed-in
+    /// visitor's page is never cached publicly whatever it says.
+    /// </summary>
+    public static IResult AppPage(string title, string body, string imagesFrom, IReadOnlyList<string> scripts, int status = StatusCodes.Status200OK,
+        bool indexable = false, string cacheControl = "no-store") =>
+        new PageResult(title, body, status, new PageShape(indexable, Wide: true, ScriptContentSecurityPolicyWithImagesFrom(imagesFrom), cacheControl) { Scripts = scripts });
 
     /// <summary>The consent page: <see cref="Page"/> under <see cref="ConsentContentSecurityPolicy"/>.</summary>
     public static IResult ConsentPage(string title, string body) =>
@@ -87,7 +121,7 @@ public static class Html
     internal static PageResult WidePage(string title, string head, string body, bool indexable, string contentSecurityPolicy, string cacheControl) =>
         new PageResult(title, body, StatusCodes.Status200OK, new PageShape(indexable, Wide: true, contentSecurityPolicy, cacheControl, head));
 
-    private static string Render(string title, string body, PageShape shape, string currentPath)
+    private static string Render(string title, string body, PageShape shape, string currentPath, Data.Account? account, string? csrfToken)
     {
         var html = new StringBuilder()
             .Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
@@ -98,13 +132,31 @@ public static class Html
             .Append("<link rel=\"stylesheet\" href=\"").Append(SiteAssets.StylesheetPath).Append("\">")
             // An empty icon: without one every browser asks for /favicon.ico, which this site does not have.
             .Append("<link rel=\"icon\" href=\"data:,\">")
-            .Append(shape.ScriptPath is null ? "" : $"<script src=\"{Encode(shape.ScriptPath)}\" defer></script>")
-            .Append("</head><body>")
+            .Append(csrfToken is null ? "" : $"<meta name=\"{CsrfMetaName}\" content=\"{Encode(csrfToken)}\">");
+        foreach (var script in shape.Scripts)
+        {
+            html.Append("<script src=\"").Append(Encode(script)).Append("\" defer></script>");
+        }
+
+        html.Append("</head><body>")
             .Append("<a class=\"skip-link\" href=\"#content\">Skip to content</a>")
             .Append("<header class=\"site-header\"><div class=\"site-header-inner\">")
             .Append("<a class=\"site-name\" href=\"/\">Imagebin</a>")
             .Append("<nav class=\"site-nav\" aria-label=\"Site\">");
-        AppendLinks(html, Navigation, currentPath);
+        if (account is null)
+        {
+            AppendLinks(html, Navigation, currentPath);
+        }
+        else
+        {
+            AppendLinks(html, account.Role == Data.AccountRoles.Admin ? [.. SignedInNavigation, (AdminPath, "Admin")] : SignedInNavigation, currentPath);
+            // A form, not a link: signing out changes state, so it is a POST with the anti-forgery token.
+            html.Append("<form class=\"sign-out\" method=\"post\" action=\"").Append(SignInPages.SignOutPath).Append("\">")
+                .Append("<input type=\"hidden\" name=\"csrf\" value=\"").Append(Encode(csrfToken)).Append("\">")
+                .Append("<button type=\"submit\" class=\"link-button\">Sign out <span class=\"account-name\">")
+                .Append(Encode(account.Name)).Append("</span></button></form>");
+        }
+
         html.Append("</nav></div></header>")
             .Append(shape.Wide ? "<main id=\"content\">" : "<main id=\"content\" class=\"narrow\">")
             .Append("<h1>").Append(Encode(title)).Append("</h1>")
@@ -128,8 +180,11 @@ public static class Html
     }
 
     /// <summary>How a page is indexed, laid out, protected and cached.</summary>
-    internal sealed record PageShape(bool Indexable, bool Wide, string ContentSecurityPolicy, string CacheControl, string Head = "", string? ScriptPath = null)
+    internal sealed record PageShape(bool Indexable, bool Wide, string ContentSecurityPolicy, string CacheControl, string Head = "")
     {
+        /// <summary>This site's scripts the page loads (deferred), as content-hashed <see cref="SiteAssets"/> paths.</summary>
+        public IReadOnlyList<string> Scripts { get; init; } = [];
+
         public static PageShape Private(string contentSecurityPolicy) => new(Indexable: false, Wide: false, contentSecurityPolicy, "no-store");
 
         public static PageShape Public(string contentSecurityPolicy, string cacheControl) => new(Indexable: true, Wide: true, contentSecurityPolicy, cacheControl);
@@ -137,18 +192,24 @@ public static class Html
 
     internal sealed class PageResult(string title, string body, int status, PageShape shape) : IResult
     {
-        public Task ExecuteAsync(HttpContext httpContext)
+        public async Task ExecuteAsync(HttpContext httpContext)
         {
+            // The header shows who is signed in: a page seen with a session is that account's alone, and a page seen
+            // without one must not be served from a cache to someone who has one.
+            var account = await Sessions.CurrentAccountAsync(httpContext);
+            var csrfToken = account is null ? null
+                : httpContext.RequestServices.GetRequiredService<Microsoft.AspNetCore.Antiforgery.IAntiforgery>().GetAndStoreTokens(httpContext).RequestToken;
             var response = httpContext.Response;
             response.StatusCode = status;
             response.ContentType = "text/html; charset=utf-8";
-            response.Headers.CacheControl = shape.CacheControl;
+            response.Headers.CacheControl = account is null ? shape.CacheControl : "private, no-store";
+            response.Headers.Vary = "Cookie";
             response.Headers.XFrameOptions = "DENY";
             response.Headers.ContentSecurityPolicy = shape.ContentSecurityPolicy;
             response.Headers.XContentTypeOptions = "nosniff";
             response.Headers["Referrer-Policy"] = "no-referrer";
-            var html = Render(title, body, shape, httpContext.Request.Path.Value ?? "/");
-            return response.WriteAsync(html, httpContext.RequestAborted);
+            var html = Render(title, body, shape, httpContext.Request.Path.Value ?? "/", account, csrfToken);
+            await response.WriteAsync(html, httpContext.RequestAborted);
         }
     }
 }

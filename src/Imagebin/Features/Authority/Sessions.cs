@@ -49,17 +49,32 @@ public sealed class Sessions(ImagebinDb db, TimeProvider time, IOptions<Authorit
             .ExecuteUpdateAsync(set => set.SetProperty(s => s.RevokedAt, now), cancellationToken);
     }
 
-    /// <summary>The signed-in account of this request, if its session is still open and the account in good standing.</summary>
+    /// <summary>The session cookie's name (set up in <see cref="AuthoritySetup"/>).</summary>
+    public const string CookieName = "imagebin_session";
+
+    private static readonly object CurrentAccountKey = new();
+
+    /// <summary>
+    /// The signed-in account of this request, if its session is still open and the account in good standing; looked up
+    /// once per request (the layout and the page both ask), and not at all without the cookie.
+    /// </summary>
     public static async Task<Account?> CurrentAccountAsync(HttpContext context)
     {
-        var result = await context.AuthenticateAsync(Scheme);
-        if (result.Principal?.FindFirstValue(ImagebinClaims.Subject) is not { } accountId)
+        if (context.Items.TryGetValue(CurrentAccountKey, out var known))
         {
-            return null;
+            return (Account?)known;
         }
 
-        var db = context.RequestServices.GetRequiredService<ImagebinDb>();
-        return await db.Accounts.AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId && !a.Banned, context.RequestAborted);
+        Account? account = null;
+        if (context.Request.Cookies.ContainsKey(CookieName)
+            && (await context.AuthenticateAsync(Scheme)).Principal?.FindFirstValue(ImagebinClaims.Subject) is { } accountId)
+        {
+            var db = context.RequestServices.GetRequiredService<ImagebinDb>();
+            account = await db.Accounts.AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId && !a.Banned, context.RequestAborted);
+        }
+
+        context.Items[CurrentAccountKey] = account;
+        return account;
     }
 
     /// <summary>The cookie handler's check: the session row must be open, unexpired, and its account not banned.</summary>

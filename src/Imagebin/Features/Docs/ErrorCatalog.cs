@@ -54,6 +54,9 @@ public static class ErrorCatalog
         [ErrorCodes.MethodNotAllowed] = new(
             "The path exists but not with this HTTP method (for example GET on an endpoint that only takes POST).",
             "Use the method the documentation gives for the endpoint."),
+        [ErrorCodes.BadOrigin] = new(
+            "A state-changing call authenticated only by the site's session cookie came without the page's anti-forgery token (the x-csrf-token header), with a wrong or expired one, or from another origin.",
+            "In the browser, reload the page and try again. Scripts and agents send an API key or an access token instead of the cookie."),
         [ErrorCodes.RateLimited] = new(
             "Too many requests of this kind from you in a short time.",
             "Wait the number of seconds in the Retry-After header before trying again, and slow down."),

@@ -3,25 +3,27 @@ using System.Security.Cryptography;
 namespace Imagebin.Features.Web;
 
 /// <summary>
-/// The pages' stylesheet and scripts, embedded in the assembly and served under names that carry a hash of their content,
-/// so that browsers may keep them for a year and still see a new version as soon as pages link to it.
+/// The pages' stylesheet and scripts (every <c>.css</c> and <c>.js</c> file of <c>Features/Web/Assets</c>), embedded in the
+/// assembly and served under names that carry a hash of their content, so that browsers may keep them for a year and still
+/// see a new version as soon as pages link to it.
 /// </summary>
 public static class SiteAssets
 {
-    private static readonly Asset Stylesheet = Read("site", "css", "text/css; charset=utf-8");
-    private static readonly Asset DeleteScript = Read("delete", "js", "text/javascript; charset=utf-8");
+    private const string ResourcePrefix = "Imagebin.Features.Web.Assets.";
+
+    private static readonly Dictionary<string, Asset> ByName = ReadAll();
+
+    private static readonly Dictionary<string, Asset> ByPath = ByName.Values.ToDictionary(a => a.Path, StringComparer.Ordinal);
 
     /// <summary>The stylesheet's URL, for <c>&lt;link rel="stylesheet"&gt;</c>.</summary>
-    public static readonly string StylesheetPath = Stylesheet.Path;
+    public static readonly string StylesheetPath = PathOf("site.css");
 
     /// <summary>The script of the delete page (<see cref="DeletePage"/>), for <c>&lt;script src&gt;</c>.</summary>
-    public static readonly string DeleteScriptPath = DeleteScript.Path;
+    public static readonly string DeleteScriptPath = PathOf("delete.js");
 
-    private static readonly Dictionary<string, Asset> ByPath = new(StringComparer.Ordinal)
-    {
-        [Stylesheet.Path] = Stylesheet,
-        [DeleteScript.Path] = DeleteScript,
-    };
+    /// <summary>The content-hashed URL of an asset by its file name (<c>upload.js</c>); a missing file is a bug, so it throws.</summary>
+    public static string PathOf(string fileName) =>
+        ByName.TryGetValue(fileName, out var asset) ? asset.Path : throw new InvalidOperationException($"The embedded asset {fileName} is missing.");
 
     public static IEndpointRouteBuilder MapSiteAssets(this IEndpointRouteBuilder app)
     {
@@ -42,15 +44,24 @@ public static class SiteAssets
         return Results.Bytes(asset.Content, asset.ContentType, entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{asset.Hash}\""));
     }
 
-    private static Asset Read(string name, string extension, string contentType)
+    private static Dictionary<string, Asset> ReadAll()
     {
-        using var stream = typeof(SiteAssets).Assembly.GetManifestResourceStream($"Imagebin.Features.Web.Assets.{name}.{extension}")
-            ?? throw new InvalidOperationException($"The embedded asset {name}.{extension} is missing.");
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        var content = buffer.ToArray();
-        var hash = Convert.ToHexStringLower(SHA256.HashData(content))[..16];
-        return new Asset(content, contentType, hash, $"/static/{name}.{hash}.{extension}");
+        var assembly = typeof(SiteAssets).Assembly;
+        var assets = new Dictionary<string, Asset>(StringComparer.Ordinal);
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
+        {
+            var fileName = resource[ResourcePrefix.Length..];
+            var extension = Path.GetExtension(fileName);
+            var contentType = extension == ".css" ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8";
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            var content = buffer.ToArray();
+            var hash = Convert.ToHexStringLower(SHA256.HashData(content))[..16];
+            assets[fileName] = new Asset(content, contentType, hash, $"/static/{Path.GetFileNameWithoutExtension(fileName)}.{hash}{extension}");
+        }
+
+        return assets;
     }
 
     private sealed record Asset(byte[] Content, string ContentType, string Hash, string Path);

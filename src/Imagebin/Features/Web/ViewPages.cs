@@ -57,7 +57,9 @@ public static class ViewPages
     {
         var item = Ids.IsBase62(id) ? await db.Items.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, context.RequestAborted) : null;
         string? secret = context.Request.Query["s"];
-        var isOwner = item?.OwnerId is not null && item.OwnerId == user.AccountId();
+        // The owner comes with a key (an image client) or, in a browser, with the site's session.
+        var viewer = user.AccountId() ?? (item?.Private == true ? (await Sessions.CurrentAccountAsync(context))?.Id : null);
+        var isOwner = item?.OwnerId is not null && item.OwnerId == viewer;
         if (item is null || (item.Private && !isOwner && !ShareSecrets.Matches(item.ShareSecret, secret)))
         {
             return new ApiError(ErrorCodes.NotFound, "No such image.");
