@@ -68,20 +68,39 @@ public static class AnonymousUploads
         TimeProvider time,
         CancellationToken cancellationToken)
     {
-        if (!options.Enabled || string.IsNullOrEmpty(challengeId) || nonce is null || !PowChallenges.IsValidNonce(nonce))
+        if (!options.Enabled)
         {
             return (null, new ApiError(ErrorCodes.TurnstileFailed, Refused));
         }
 
-        var (challenge, failure) = await challenges.VerifyAsync(PowPurpose.AnonymousUpload, challengeId, nonce, cancellationToken);
-        if (failure != PowChallenges.Failure.None)
+        // With Turnstile configured its token replaces the proof of work; otherwise the proof of work is the challenge.
+        var turnstile = context.RequestServices.GetRequiredService<TurnstileVerifier>();
+        PowChallenges.Challenge? challenge = null;
+        if (turnstile.Enabled)
         {
-            return (null, new ApiError(ErrorCodes.TurnstileFailed, failure switch
+            if (!await turnstile.VerifyAsync(context.Request.Headers[TurnstileVerifier.TokenHeader], context.Connection.RemoteIpAddress?.ToString(), cancellationToken))
             {
-                PowChallenges.Failure.Expired => "The upload challenge has expired; fetch a new one from GET /api/v1/uploads/challenge.",
-                PowChallenges.Failure.InsufficientWork => "sha256(prefix + nonce) does not have the challenge's difficulty_bits leading zero bits.",
-                _ => "'x-challenge-id' is not an upload challenge this site issued; fetch one from GET /api/v1/uploads/challenge.",
-            }));
+                return (null, new ApiError(ErrorCodes.TurnstileFailed,
+                    $"The Turnstile token ('{TurnstileVerifier.TokenHeader}') is missing, wrong, expired or already used; solve the page's challenge again."));
+            }
+        }
+        else
+        {
+            if (string.IsNullOrEmpty(challengeId) || nonce is null || !PowChallenges.IsValidNonce(nonce))
+            {
+                return (null, new ApiError(ErrorCodes.TurnstileFailed, Refused));
+            }
+
+            (challenge, var failure) = await challenges.VerifyAsync(PowPurpose.AnonymousUpload, challengeId, nonce, cancellationToken);
+            if (failure != PowChallenges.Failure.None)
+            {
+                return (null, new ApiError(ErrorCodes.TurnstileFailed, failure switch
+                {
+                    PowChallenges.Failure.Expired => "The upload challenge has expired; fetch a new one from GET /api/v1/uploads/challenge.",
+                    PowChallenges.Failure.InsufficientWork => "sha256(prefix + nonce) does not have the challenge's difficulty_bits leading zero bits.",
+                    _ => "'x-challenge-id' is not an upload challenge this site issued; fetch one from GET /api/v1/uploads/challenge.",
+                }));
+            }
         }
 
         if (await shared.HitAsync($"uploads:anonymous:{PowApi.ClientAddress(context)}", TimeSpan.FromHours(1), cancellationToken) > options.UploadsPerHour)
@@ -95,7 +114,7 @@ public static class AnonymousUploads
             return (null, TooLarge(maxBytes));
         }
 
-        if (!await challenges.ConsumeAsync(challenge!, cancellationToken))
+        if (challenge is not null && !await challenges.ConsumeAsync(challenge, cancellationToken))
         {
             return (null, new ApiError(ErrorCodes.TurnstileFailed, "The upload challenge has already been used; fetch a new one."));
         }

@@ -16,6 +16,8 @@ public static class ItemsSetup
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<AnonymousUploadOptions>().BindConfiguration(AnonymousUploadOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<TurnstileOptions>().BindConfiguration(TurnstileOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHttpClient<TurnstileVerifier>(client => client.Timeout = Timeout.InfiniteTimeSpan);
         services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(provider => new S3BlobStore(provider.GetRequiredService<IOptions<StorageOptions>>().Value.S3));
         services.AddSingleton<IBlobStore>(provider =>
