@@ -41,6 +41,13 @@ public sealed class ViewPageTests(Chromium chromium) : IClassFixture<Chromium>
         Assert.Equal(48, await image.EvaluateAsync<int>("img => img.naturalWidth"));
         Assert.Equal(item.GetProperty("direct_url").GetString(), await page.Locator("#share-direct").InputValueAsync());
         Assert.Equal("flex", await page.Locator(".site-header-inner").EvaluateAsync<string>("e => getComputedStyle(e).display"));
+
+        // The copy buttons the page's script shows put the field's text on the clipboard.
+        await context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"], new BrowserContextGrantPermissionsOptions { Origin = site.BaseUrl });
+        await page.GetByRole(AriaRole.Button, new PageGetByRoleOptions { Name = "Copy Markdown" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new PageGetByRoleOptions { Name = "Copied Markdown" })).ToBeVisibleAsync();
+        Assert.Equal(await page.Locator("#share-markdown").InputValueAsync(), await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
+        Assert.StartsWith("![", await page.Locator("#share-markdown").InputValueAsync());
         problems.AssertNone();
     }
 }

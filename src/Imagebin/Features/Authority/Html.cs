@@ -118,8 +118,9 @@ public static class Html
     /// A page in the wide column with its own extra <c>&lt;head&gt;</c> markup (already encoded), policy and caching, for
     /// pages whose indexing and caching depend on what they show (the view page of an image).
     /// </summary>
-    internal static PageResult WidePage(string title, string head, string body, bool indexable, string contentSecurityPolicy, string cacheControl) =>
-        new PageResult(title, body, StatusCodes.Status200OK, new PageShape(indexable, Wide: true, contentSecurityPolicy, cacheControl, head));
+    internal static PageResult WidePage(string title, string head, string body, bool indexable, string contentSecurityPolicy, string cacheControl,
+        IReadOnlyList<string>? scripts = null, int status = StatusCodes.Status200OK) =>
+        new PageResult(title, body, status, new PageShape(indexable, Wide: true, contentSecurityPolicy, cacheControl, head) { Scripts = scripts ?? [] });
 
     private static string Render(string title, string body, PageShape shape, string currentPath, Data.Account? account, string? csrfToken)
     {

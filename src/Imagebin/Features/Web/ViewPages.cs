@@ -57,17 +57,27 @@ public static class ViewPages
     {
         var item = Ids.IsBase62(id) ? await db.Items.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, context.RequestAborted) : null;
         string? secret = context.Request.Query["s"];
-        // The owner comes with a key (an image client) or, in a browser, with the site's session.
-        var viewer = user.AccountId() ?? (item?.Private == true ? (await Sessions.CurrentAccountAsync(context))?.Id : null);
+        // The owner comes with a key (an image client) or, in a browser, with the site's session; the session is read only
+        // when the answer depends on it (a private, unchecked or withdrawn item).
+        var mayDiffer = item is not null && (item.Private || item.ScanState != ScanState.Passed);
+        var viewer = user.AccountId() ?? (mayDiffer ? (await Sessions.CurrentAccountAsync(context))?.Id : null);
         var isOwner = item?.OwnerId is not null && item.OwnerId == viewer;
         if (item is null || (item.Private && !isOwner && !ShareSecrets.Matches(item.ShareSecret, secret)))
         {
             return new ApiError(ErrorCodes.NotFound, "No such image.");
         }
 
-        if (item.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds() || ScanStates.IsWithdrawn(item.ScanState))
+        if (item.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds())
         {
             return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
+        }
+
+        if (ScanStates.IsWithdrawn(item.ScanState))
+        {
+            // Its owner learns why; everyone else only that it is gone.
+            return isOwner
+                ? Html.WidePage("This image was removed", "", Removed(item), indexable: false, Html.ContentSecurityPolicy, "private, no-store", status: StatusCodes.Status410Gone)
+                : new ApiError(ErrorCodes.Gone, "This image is no longer available.");
         }
 
         if (item.Private)
@@ -76,9 +86,36 @@ public static class ViewPages
         }
 
         var title = item.Title ?? $"Image {item.Id}";
-        return Html.WidePage(title, item.Private ? "" : OpenGraph(item, title, site), Body(item, site),
-            indexable: !item.Private, Html.ContentSecurityPolicyWithImagesFrom($"{site.DirectBase}/"), item.Private ? "private, no-store" : "public, max-age=60");
+        var cache = item.Private || isOwner || item.ScanState != ScanState.Passed ? "private, no-store" : "public, max-age=60";
+        return Html.WidePage(title, item.Private ? "" : OpenGraph(item, title, site), Body(item, site, isOwner),
+            indexable: !item.Private && item.ScanState == ScanState.Passed, Html.ScriptContentSecurityPolicyWithImagesFrom($"{site.DirectBase}/"), cache,
+            scripts: [SiteAssets.PathOf("api.js"), SiteAssets.PathOf("view.js")]);
     }
+
+    /// <summary>What a withdrawn item's owner sees: which check removed it, and where to turn.</summary>
+    private static string Removed(Item item) => $"""
+        <p role="status">Image <code>{E(item.Id)}</code> is no longer served: {E(item.ScanState switch
+        {
+            ScanState.Blocked => "it matched a list of known prohibited images",
+            ScanState.Rejected => "the automatic check found malware or a prohibited image",
+            _ => "a moderator removed it",
+        })}.{(item.ScanReason is { Length: > 0 } reason ? $" Reason given: {E(reason)}." : "")}</p>
+        <p>Only you see this explanation; others get "gone". If you think this is a mistake, write to the address on the
+        <a href="/abuse">abuse page</a> with the image's ID.</p>
+        """;
+
+    /// <summary>
+    /// Why the image is not shown yet. Its owner learns the state; anyone else sees the same neutral sentence for every
+    /// state, so a held image is not told apart from one still being checked.
+    /// </summary>
+    private static string NotYetShown(Item item, bool isOwner) => !isOwner
+        ? "<p role=\"status\">This image is still being checked. It appears here once the check has passed.</p>"
+        : item.ScanState switch
+        {
+            ScanState.Held => "<p role=\"status\" class=\"state-note\">Your image is <strong>held for review</strong>: the automatic check was not sure, so a moderator will look at it. Until then only you can open it (with your key); it becomes public if approved.</p>",
+            ScanState.Failed => "<p role=\"status\" class=\"state-note\">The automatic check of your image <strong>failed</strong> (a fault on our side, not your image); a moderator will look at it. Until then it is not public.</p>",
+            _ => "<p role=\"status\" class=\"state-note\">Your image is <strong>being checked</strong> (usually a few seconds). It becomes public once the check has passed; reload to see it.</p>",
+        };
 
     /// <summary>OpenGraph and Twitter card tags, for public items only: a private item's page is not for link previews.</summary>
     private static string OpenGraph(Item item, string title, SiteUrls site)
@@ -105,14 +142,14 @@ public static class ViewPages
 
     private static string E(string? value) => Html.Encode(value);
 
-    private static string Body(Item item, SiteUrls site)
+    private static string Body(Item item, SiteUrls site, bool isOwner)
     {
         var secret = item.Private ? item.ShareSecret : null;
         var directUrl = site.Direct(item.Id, item.Extension, secret);
         var alt = AltText(item);
         var html = new StringBuilder();
         html.Append(item.ScanState != ScanState.Passed
-            ? "<p role=\"status\">This image is still being checked. It appears here once the check has passed.</p>"
+            ? NotYetShown(item, isOwner)
             : $"<p class=\"view-image\"><img src=\"{E(directUrl)}\" alt=\"{E(alt)}\"{Dimension("width", item.Width)}{Dimension("height", item.Height)}></p>");
         if (item.Description is not null)
         {
@@ -150,8 +187,10 @@ public static class ViewPages
 
     private static string Dimension(string name, int? value) => value is { } pixels ? $" {name}=\"{pixels}\"" : "";
 
+    /// <summary>A read-only field with a copy button (view.js shows the buttons; without script the text can be selected).</summary>
     private static void ShareField(StringBuilder html, string id, string label, string value) =>
-        html.Append($"<label for=\"{id}\">{E(label)}</label><input type=\"text\" id=\"{id}\" readonly value=\"{E(value)}\">");
+        html.Append($"<label for=\"{id}\">{E(label)}</label><div class=\"copy-row\"><input type=\"text\" id=\"{id}\" readonly value=\"{E(value)}\">")
+            .Append($"<button type=\"button\" class=\"copy-button\" data-copy=\"{id}\" hidden>Copy<span class=\"visually-hidden\"> {E(label)}</span></button></div>");
 
     private static string Size(long bytes) => bytes switch
     {
