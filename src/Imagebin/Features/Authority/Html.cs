@@ -66,8 +66,8 @@ public static class Html
     /// <see cref="Page"/> with one script of this site (a content-hashed <see cref="SiteAssets"/> path), loaded deferred,
     /// under <see cref="ScriptContentSecurityPolicy"/>.
     /// </summary>
-    public static IResult ScriptPage(string title, string body, string scriptPath) =>
-        new PageResult(title, body, StatusCodes.Status200OK, PageShape.Private(ScriptContentSecurityPolicy) with { ScriptPath = scriptPath });
+    public static IResult ScriptPage(string title, string body, string scriptPath, int status = StatusCodes.Status200OK) =>
+        new PageResult(title, body, status, PageShape.Private(ScriptContentSecurityPolicy) with { ScriptPath = scriptPath });
 
     /// <summary>The consent page: <see cref="Page"/> under <see cref="ConsentContentSecurityPolicy"/>.</summary>
     public static IResult ConsentPage(string title, string body) =>

@@ -10,6 +10,7 @@ public static class SiteAssets
 {
     private static readonly Asset Stylesheet = Read("site", "css", "text/css; charset=utf-8");
     private static readonly Asset DeleteScript = Read("delete", "js", "text/javascript; charset=utf-8");
+    private static readonly Asset ReportScript = Read("report", "js", "text/javascript; charset=utf-8");
 
     /// <summary>The stylesheet's URL, for <c>&lt;link rel="stylesheet"&gt;</c>.</summary>
     public static readonly string StylesheetPath = Stylesheet.Path;
@@ -17,10 +18,14 @@ public static class SiteAssets
     /// <summary>The script of the delete page (<see cref="DeletePage"/>), for <c>&lt;script src&gt;</c>.</summary>
     public static readonly string DeleteScriptPath = DeleteScript.Path;
 
+    /// <summary>The script of the report form (<see cref="ReportPage"/>): it solves the form's challenge.</summary>
+    public static readonly string ReportScriptPath = ReportScript.Path;
+
     private static readonly Dictionary<string, Asset> ByPath = new(StringComparer.Ordinal)
     {
         [Stylesheet.Path] = Stylesheet,
         [DeleteScript.Path] = DeleteScript,
+        [ReportScript.Path] = ReportScript,
     };
 
     public static IEndpointRouteBuilder MapSiteAssets(this IEndpointRouteBuilder app)
