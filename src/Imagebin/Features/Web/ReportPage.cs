@@ -208,7 +208,7 @@ public static class ReportPage
             <input type="email" id="report-contact" name="contact" value="{Html.Encode(fields.Contact)}" maxlength="{MaxContactLength}" autocomplete="email" aria-describedby="report-contact-hint">
             <p class="hint" id="report-contact-hint">Only if you want an answer; the moderators see it, nobody else.</p>
             {identity}
-            <button type="submit">Send report</button>
+            <button type="submit" id="report-submit">Send report</button>
             </form>
             """;
         return Html.ScriptPage(Title, body, SiteAssets.ReportScriptPath, status);
