@@ -292,6 +292,22 @@ public sealed partial class ReportPageTests
         Assert.Equal([first], (await ReportsAsync(app)).Select(r => r.ItemId));
     }
 
+    [Fact]
+    public async Task OversizedForm_Is413_RequestTooLarge()
+    {
+        // Kestrel, not the in-memory server: the body size limit is a feature of a real connection.
+        await using var site = Browser.LiveSite.Start();
+        using var client = new HttpClient { BaseAddress = new Uri(site.BaseUrl) };
+
+        using var response = await client.PostAsync("/abuse/report", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["item"] = "abcdefghij12", ["category"] = "spam", ["details"] = new string('x', 100_000),
+        }));
+
+        await response.AssertErrorAsync(413, "request_too_large");
+        Assert.Empty(await ReportsAsync(site.App));
+    }
+
     /// <summary>Loads the form in <paramref name="visitor"/> (for its cookie, token and challenge) and sends it.</summary>
     internal static async Task<HttpResponseMessage> SubmitAsync(
         HttpClient visitor, string item, string category, string details = "", string contact = "", string? csrf = null, string? nonce = null)

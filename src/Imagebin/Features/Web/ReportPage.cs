@@ -6,6 +6,7 @@ using Imagebin.Features.Docs;
 using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ public static class ReportPage
     public const string Path = "/abuse/report";
     private const string Title = "Report an image";
     private const int MaxContactLength = 254;
+    private const int MaxFormBytes = 64 * 1024;
 
     /// <summary>What each report category means to a reader, in the order of <see cref="ReportCategories.All"/>.</summary>
     private static readonly Dictionary<string, string> CategoryLabels = new(StringComparer.Ordinal)
@@ -62,6 +64,12 @@ public static class ReportPage
         HttpContext context, IAntiforgery antiforgery, Reports reports, PowChallenges challenges, IOptions<ModerationOptions> options,
         SiteUrls site, CancellationToken cancellationToken)
     {
+        // A report is a few kilobytes; a bigger body is refused while it is read (413 request_too_large).
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = MaxFormBytes;
+        }
+
         var settings = options.Value;
         var account = await Sessions.CurrentAccountAsync(context);
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(cancellationToken) : null;
