@@ -109,6 +109,9 @@ public sealed class ReportFormTests(Chromium chromium) : IClassFixture<Chromium>
         var alert = page.GetByRole(AriaRole.Alert);
         Assert.Contains("No image has the link or ID", await alert.InnerTextAsync());
         Assert.Equal("zzzzzzzzzzzz", await page.Locator("#report-item").InputValueAsync());
+        // The field to correct has the focus, and its description starts with the message.
+        Assert.Equal("report-item", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+        Assert.Equal("true", await page.Locator("#report-item").GetAttributeAsync("aria-invalid"));
         Assert.Equal("copyright", await page.Locator("#report-category").InputValueAsync());
         Assert.Equal("My photograph.", await page.Locator("#report-details").InputValueAsync());
         Assert.Empty(await ReportsAsync(site));

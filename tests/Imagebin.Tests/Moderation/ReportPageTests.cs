@@ -159,12 +159,12 @@ public sealed partial class ReportPageTests
     }
 
     [Theory]
-    [InlineData("zzzzzzzzzzzz", "spam", 404, "No image has the link or ID")]
-    [InlineData("not an id!", "spam", 400, "neither a link to an image of this site nor an image ID")]
-    [InlineData("", "spam", 400, "Enter the link or ID of the image")]
-    [InlineData("ITEM", "", 400, "Choose a reason for the report.")]
-    [InlineData("ITEM", "bogus", 400, "&#x27;category&#x27; must be one of")]
-    public async Task BadInput_IsRefusedWithAClearMessage_AndStoresNothing(string item, string category, int status, string message)
+    [InlineData("zzzzzzzzzzzz", "spam", 404, "No image has the link or ID", "<input type=\"text\" id=\"report-item\"")]
+    [InlineData("not an id!", "spam", 400, "neither a link to an image of this site nor an image ID", "<input type=\"text\" id=\"report-item\"")]
+    [InlineData("", "spam", 400, "Enter the link or ID of the image", "<input type=\"text\" id=\"report-item\"")]
+    [InlineData("ITEM", "", 400, "Choose a reason for the report.", "<select id=\"report-category\"")]
+    [InlineData("ITEM", "bogus", 400, "&#x27;category&#x27; must be one of", null)]
+    public async Task BadInput_IsRefusedWithAClearMessage_AndStoresNothing(string item, string category, int status, string message, string? invalidField)
     {
         await using var app = new ImagebinApp();
         var id = await UploadPublicAsync(app);
@@ -175,6 +175,18 @@ public sealed partial class ReportPageTests
         Assert.True((int)response.StatusCode == status, $"{(int)response.StatusCode}: {html}");
         Assert.Contains("class=\"error\" role=\"alert\"", html);
         Assert.Contains(message, html);
+        // The field at fault, and only it, is marked, described by the message and focused.
+        var marked = InvalidField().Matches(html).Select(m => m.Value).ToList();
+        if (invalidField is null)
+        {
+            Assert.Empty(marked);
+        }
+        else
+        {
+            Assert.StartsWith(invalidField, Assert.Single(marked));
+            Assert.Contains("aria-describedby=\"report-error", marked[0]);
+        }
+
         Assert.Empty(await ReportsAsync(app));
     }
 
@@ -379,6 +391,9 @@ public sealed partial class ReportPageTests
 
     [GeneratedRegex("name=\"challenge_id\" value=\"([^\"]+)\" data-prefix=\"([^\"]+)\" data-bits=\"(\\d+)\"")]
     private static partial Regex ChallengeField();
+
+    [GeneratedRegex("<(input|select|textarea) [^>]*aria-invalid=\"true\"[^>]*>")]
+    private static partial Regex InvalidField();
 
     [GeneratedRegex("<script[^>]*>[^<]*</script>")]
     private static partial Regex ScriptElement();

@@ -45,6 +45,9 @@ public static class ReportPage
     /// <summary>What the visitor typed, to show the form again as it was sent.</summary>
     private sealed record Fields(string Item, string Category, string Details, string Contact);
 
+    /// <summary>Why the form was refused, and the field (its <c>name</c>) to correct, if it is one field's fault.</summary>
+    private sealed record Refusal(string Message, string? Field = null);
+
     public static IEndpointRouteBuilder MapReportPage(this IEndpointRouteBuilder app)
     {
         app.MapGet(Path, ShowAsync).ExcludeFromDescription();
@@ -57,7 +60,7 @@ public static class ReportPage
         [FromQuery(Name = "item")] string? item, CancellationToken cancellationToken)
     {
         var account = await Sessions.CurrentAccountAsync(context);
-        return await FormAsync(context, antiforgery, challenges, options.Value, site, account, new Fields(item?.Trim() ?? "", "", "", ""), error: null, StatusCodes.Status200OK, cancellationToken);
+        return await FormAsync(context, antiforgery, challenges, options.Value, site, account, new Fields(item?.Trim() ?? "", "", "", ""), refusal: null, StatusCodes.Status200OK, cancellationToken);
     }
 
     private static async Task<IResult> SubmitAsync(
@@ -75,7 +78,8 @@ public static class ReportPage
         var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(cancellationToken) : null;
         var fields = new Fields(
             form?["item"].ToString().Trim() ?? "", form?["category"].ToString() ?? "", form?["details"].ToString() ?? "", form?["contact"].ToString().Trim() ?? "");
-        Task<IResult> Refuse(string message, int status) => FormAsync(context, antiforgery, challenges, settings, site, account, fields, message, status, cancellationToken);
+        Task<IResult> Refuse(string message, int status, string? field = null) =>
+            FormAsync(context, antiforgery, challenges, settings, site, account, fields, new Refusal(message, field), status, cancellationToken);
 
         if (!await SignInPages.IsValidFormAsync(context, antiforgery))
         {
@@ -84,22 +88,22 @@ public static class ReportPage
 
         if (fields.Item.Length == 0)
         {
-            return await Refuse("Enter the link or ID of the image you are reporting.", StatusCodes.Status400BadRequest);
+            return await Refuse("Enter the link or ID of the image you are reporting.", StatusCodes.Status400BadRequest, "item");
         }
 
         if (!Reports.TryParseItem(fields.Item, out _, out _))
         {
-            return await Refuse("That is neither a link to an image of this site nor an image ID.", StatusCodes.Status400BadRequest);
+            return await Refuse("That is neither a link to an image of this site nor an image ID.", StatusCodes.Status400BadRequest, "item");
         }
 
         if (fields.Category.Length == 0)
         {
-            return await Refuse("Choose a reason for the report.", StatusCodes.Status400BadRequest);
+            return await Refuse("Choose a reason for the report.", StatusCodes.Status400BadRequest, "category");
         }
 
         if (fields.Contact.Length > 0 && !LooksLikeEmail(fields.Contact))
         {
-            return await Refuse("The e-mail address does not look right. Correct it, or leave the field empty.", StatusCodes.Status400BadRequest);
+            return await Refuse("The e-mail address does not look right. Correct it, or leave the field empty.", StatusCodes.Status400BadRequest, "contact");
         }
 
         Reporter reporter;
@@ -132,7 +136,7 @@ public static class ReportPage
                 context.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
             }
 
-            return await Refuse(Explain(error, fields), error.StatusCode);
+            return await Refuse(Explain(error, fields), error.StatusCode, error.Code is ErrorCodes.NotFound or ErrorCodes.Gone ? "item" : null);
         }
 
         return Html.Page("Report sent", Confirmation(receipt!));
@@ -171,8 +175,13 @@ public static class ReportPage
 
     private static async Task<IResult> FormAsync(
         HttpContext context, IAntiforgery antiforgery, PowChallenges challenges, ModerationOptions options, SiteUrls site, Account? account,
-        Fields fields, string? error, int status, CancellationToken cancellationToken)
+        Fields fields, Refusal? refusal, int status, CancellationToken cancellationToken)
     {
+        // The field at fault is marked invalid, described by the message, and focused, so a screen reader reads both.
+        string Marks(string field, string? hint) => field == refusal?.Field
+            ? $" aria-invalid=\"true\" aria-describedby=\"report-error{(hint is null ? "" : " " + hint)}\" autofocus"
+            : hint is null ? "" : $" aria-describedby=\"{hint}\"";
+
         var tokens = antiforgery.GetAndStoreTokens(context);
         var choices = new System.Text.StringBuilder("<option value=\"\">Choose a reason</option>");
         foreach (var category in ReportCategories.All)
@@ -201,19 +210,19 @@ public static class ReportPage
 
         var body = $"""
             <p>Tell the moderators about an image that breaks the <a href="/terms">terms</a>. What happens next is explained on the <a href="/abuse">abuse page</a>.</p>
-            {(error is null ? "" : $"<p class=\"error\" role=\"alert\" id=\"report-error\">{Html.Encode(error)}</p>")}
+            {(refusal is null ? "" : $"<p class=\"error\" role=\"alert\" id=\"report-error\">{Html.Encode(refusal.Message)}</p>")}
             <form method="post" action="{Path}" class="report-form" id="report-form">
             <input type="hidden" name="{tokens.FormFieldName}" value="{Html.Encode(tokens.RequestToken)}">
             <label for="report-item">Link or ID of the image</label>
-            <input type="text" id="report-item" name="item" value="{Html.Encode(fields.Item)}" required maxlength="2048" autocomplete="off" spellcheck="false" aria-describedby="report-item-hint">
+            <input type="text" id="report-item" name="item" value="{Html.Encode(fields.Item)}" required maxlength="2048" autocomplete="off" spellcheck="false"{Marks("item", "report-item-hint")}>
             <p class="hint" id="report-item-hint">For example {Html.Encode(site.PublicBase)}/v/abc123 or abc123. For a private image, its whole link with ?s=…</p>
             <label for="report-category">Reason</label>
-            <select id="report-category" name="category" required>{choices}</select>
+            <select id="report-category" name="category" required{Marks("category", null)}>{choices}</select>
             <label for="report-details">Details (optional)</label>
-            <textarea id="report-details" name="details" rows="5" maxlength="{Reports.MaxDetails - MaxContactLength - 12}" aria-describedby="report-details-hint">{Html.Encode(fields.Details)}</textarea>
+            <textarea id="report-details" name="details" rows="5" maxlength="{Reports.MaxDetails - MaxContactLength - 12}"{Marks("details", "report-details-hint")}>{Html.Encode(fields.Details)}</textarea>
             <p class="hint" id="report-details-hint">What is wrong with it; for copyright, who you are, the work, and that its use here is not authorised.</p>
             <label for="report-contact">Your e-mail address (optional)</label>
-            <input type="email" id="report-contact" name="contact" value="{Html.Encode(fields.Contact)}" maxlength="{MaxContactLength}" autocomplete="email" aria-describedby="report-contact-hint">
+            <input type="email" id="report-contact" name="contact" value="{Html.Encode(fields.Contact)}" maxlength="{MaxContactLength}" autocomplete="email"{Marks("contact", "report-contact-hint")}>
             <p class="hint" id="report-contact-hint">Only if you want an answer; the moderators see it, nobody else.</p>
             {identity}
             <button type="submit" id="report-submit">Send report</button>
