@@ -47,6 +47,14 @@ dotnet build Imagebin.slnx --no-restore -c Release
 # The OpenAPI tests write the served document here; tools/openapi-check validates it after the test run.
 export IMAGEBIN_OPENAPI_OUT="$results/openapi.json"
 
+# Node and npm (for tools/): axe-core, pinned by tools/axe/package-lock.json, for the browser tests' accessibility
+# checks (tests/Imagebin.Tests/Browser/Accessibility.cs); without it those tests fail and say why.
+if ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
+fi
+(cd tools/axe && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: could not install axe-core in tools/axe" >&2
+export IMAGEBIN_AXE_JS="$PWD/tools/axe/node_modules/axe-core/axe.min.js"
+
 passed=0
 failed=0
 status=0
@@ -70,11 +78,8 @@ for project in tests/*/*.csproj; do
 done
 
 # The shipped NSFW model must rebuild byte for byte from the pinned npm package, and nsfwjs itself must still give the
-# outputs the C# tests compare the ONNX model against (docs/moderation-model.md). Node and npm come with the machine.
+# outputs the C# tests compare the ONNX model against (docs/moderation-model.md). Node and npm were installed above.
 echo "== tools/nsfw-model/check.sh"
-if ! command -v npm >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
-fi
 if command -v npm >/dev/null 2>&1 && tools/nsfw-model/check.sh; then
   passed=$((passed + 1))
 else

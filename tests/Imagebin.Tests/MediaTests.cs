@@ -233,7 +233,7 @@ public sealed class MediaTests
         Assert.Contains("&lt;b&gt;Bold&lt;/b&gt; cat", html);
         Assert.DoesNotContain("<b>Bold</b>", html);
         Assert.Contains("[img]", html);
-        Assert.Contains($"href=\"/abuse?item={item.GetProperty("id").GetString()}\"", html);
+        Assert.Contains($"href=\"/abuse/report?item={item.GetProperty("id").GetString()}\"", html);
         Assert.DoesNotContain("noindex", html);
         Assert.True(publicPage.Headers.CacheControl is { Public: true, MaxAge.TotalSeconds: 60 }, publicPage.Headers.CacheControl?.ToString());
         AssertOnTheSiteLayout(publicPage, html);

@@ -197,7 +197,7 @@ public sealed class Report
 {
     public required string Id { get; set; }
     public required string ItemId { get; set; }
-    /// <summary>Who reported, for counting distinct reporters: <c>account:{id}</c>.</summary>
+    /// <summary>Who reported, for counting distinct reporters: <c>account:{id}</c>, or <c>address:{address}</c> from the report form.</summary>
     public required string Reporter { get; set; }
     public string? ReporterAccountId { get; set; }
     public required string Category { get; set; }

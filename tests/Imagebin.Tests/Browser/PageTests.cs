@@ -20,6 +20,7 @@ public sealed class PageTests(Chromium chromium) : IClassFixture<Chromium>
         { "/privacy", "Privacy" },
         { "/terms", "Terms of use" },
         { "/abuse", "Abuse and reporting" },
+        { "/abuse/report", "Report an image" },
     };
 
     [Theory]

@@ -90,8 +90,8 @@ public static class Html
     /// <see cref="Page"/> with one script of this site (a content-hashed <see cref="SiteAssets"/> path), loaded deferred,
     /// under <see cref="ScriptContentSecurityPolicy"/>.
     /// </summary>
-    public static IResult ScriptPage(string title, string body, string scriptPath) =>
-        new PageResult(title, body, StatusCodes.Status200OK, PageShape.Private(ScriptContentSecurityPolicy) with { Scripts = [scriptPath] });
+    public static IResult ScriptPage(string title, string body, string scriptPath, int status = StatusCodes.Status200OK) =>
+        new PageResult(title, body, status, PageShape.Private(ScriptContentSecurityPolicy) with { Scripts = [scriptPath] });
 
     /// <summary>
     /// A page of the web application (home, dashboard, account, admin): the wide column, this site's

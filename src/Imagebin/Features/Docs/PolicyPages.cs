@@ -1,4 +1,5 @@
 using Imagebin.Features.Authority;
+using Imagebin.Features.Web;
 using Imagebin.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -23,9 +24,12 @@ public static class PolicyPages
         app.MapGet("/terms", (SiteUrls site, IOptions<SiteOptions> options) =>
             Html.PublicPage("Terms of use", options.Value.TermsFile is { } file ? PolicyText.FromFile(file) : Terms(site, options.Value))).ExcludeFromDescription();
         app.MapGet("/abuse", (SiteUrls site, IOptions<SiteOptions> options) =>
-            Html.PublicPage("Abuse and reporting", options.Value.AbuseFile is { } file ? PolicyText.FromFile(file) : Abuse(site, options.Value))).ExcludeFromDescription();
+            Html.PublicPage("Abuse and reporting", options.Value.AbuseFile is { } file ? ReportFormLink + PolicyText.FromFile(file) : Abuse(site, options.Value))).ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>Above an operator's own abuse text, which cannot know the form's address.</summary>
+    private const string ReportFormLink = $"<p><a href=\"{ReportPage.Path}\">Report an image</a> with the form (no account needed).</p>";
 
     private static string Mail(string? address, string otherwise) =>
         address is null ? otherwise : $"<a href=\"mailto:{Html.Encode(address)}\">{Html.Encode(address)}</a>";
@@ -100,7 +104,8 @@ public static class PolicyPages
         var byMail = options.AbuseAddress is null ? "" : $"<p>You can also write to {mail} with the image's link and what is wrong with it.</p>";
         return $"""
             <p>{Html.Encode(options.OperatorName)} does not allow illegal or abusive content on {Html.Encode(site.PublicBase)} (see the
-            <a href="/terms">terms</a>). To report an image, send its link or id and a category:</p>
+            <a href="/terms">terms</a>). To report an image, <a href="{ReportPage.Path}">fill in the report form</a>: no account is
+            needed. With an API key, send its link or id and a category:</p>
             <pre>curl -sS -X POST {Html.Encode(site.PublicBase)}/api/v1/reports -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
               -d '{Html.Encode(report)}'</pre>
             <p>Categories: <code>child_safety</code>, <code>terrorism</code>, <code>illegal</code>, <code>sexual</code>,

@@ -53,7 +53,7 @@ public static class UserGuide
             (your account's default): opting out removes any caption and tags already made and stops all caption work for that image.</p>
 
             <h2 id="reporting">Reporting an image</h2>
-            <p>If an image breaks the law or the <a href="/terms">terms</a>, report it: see <a href="/abuse">the abuse page</a>.
+            <p>If an image breaks the law or the <a href="/terms">terms</a>, report it with <a href="/abuse/report">the report form</a> (no account needed), or the "Report this image" link under it; <a href="/abuse">the abuse page</a> says what happens next.
             Reports go to the site's moderators; an image reported by several people is hidden until a moderator has reviewed it.</p>
 
             <p>Developers and agents: see the <a href="/docs">developer guide</a>. How the site treats your data: <a href="/privacy">privacy</a>.</p>

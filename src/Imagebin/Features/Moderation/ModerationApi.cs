@@ -52,7 +52,7 @@ public static class ModerationApi
             return error;
         }
 
-        var (receipt, created, failure) = await reports.FileAsync(body!, accountId, cancellationToken);
+        var (receipt, created, failure) = await reports.FileAsync(body!, Reporter.Account(accountId), cancellationToken);
         if (failure is not null)
         {
             return failure;

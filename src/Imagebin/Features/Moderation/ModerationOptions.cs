@@ -34,6 +34,14 @@ public sealed class ModerationOptions : IValidatableObject
     [Range(1, 100_000)]
     public int ReportsPerHour { get; set; } = 20;
 
+    /// <summary>Leading zero bits of the proof-of-work challenge the report form solves for a visitor who is not signed in.</summary>
+    [Range(1, 32)]
+    public int ReportChallengeBits { get; set; } = 16;
+
+    /// <summary>How long the report form's challenge may be answered: long enough to write a report.</summary>
+    [Range(60, 86_400)]
+    public int ReportChallengeSeconds { get; set; } = 3600;
+
     /// <summary>Report or removal categories whose evidence includes the bytes, kept in the quarantine area of the store.</summary>
     public string[] QuarantineCategories { get; set; } = ["child_safety", "terrorism", "malware"];
 

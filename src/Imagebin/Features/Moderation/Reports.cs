@@ -14,7 +14,7 @@ public sealed class Reports(ImagebinDb db, SharedState shared, MediaCatalog cata
 {
     public const int MaxDetails = 2000;
 
-    public async Task<(ReportReceiptDto? Receipt, bool Created, ApiError? Error)> FileAsync(ReportRequest request, string accountId, CancellationToken cancellationToken)
+    public async Task<(ReportReceiptDto? Receipt, bool Created, ApiError? Error)> FileAsync(ReportRequest request, Reporter reporter, CancellationToken cancellationToken)
     {
         if (request.Category is not { } category || !ReportCategories.All.Contains(category))
         {
@@ -34,7 +34,7 @@ public sealed class Reports(ImagebinDb db, SharedState shared, MediaCatalog cata
 
         var item = await db.Items.AsNoTracking().Where(i => i.Id == itemId)
             .Select(i => new { i.Id, i.OwnerId, i.Private, i.ShareSecret, i.ScanState, i.ExpiresAt }).FirstOrDefaultAsync(cancellationToken);
-        if (item is null || (item.Private && item.OwnerId != accountId && !ShareSecrets.Matches(item.ShareSecret, secret)))
+        if (item is null || (item.Private && (reporter.AccountId is null || item.OwnerId != reporter.AccountId) && !ShareSecrets.Matches(item.ShareSecret, secret)))
         {
             return Fail(new ApiError(ErrorCodes.NotFound, "No such image."));
         }
@@ -46,14 +46,13 @@ public sealed class Reports(ImagebinDb db, SharedState shared, MediaCatalog cata
         }
 
         var perHour = options.Value.ReportsPerHour;
-        if (await shared.HitAsync($"reports:{accountId}", TimeSpan.FromHours(1), cancellationToken) > perHour)
+        if (await shared.HitAsync($"reports:{reporter.Key}", TimeSpan.FromHours(1), cancellationToken) > perHour)
         {
             var retry = 3600 - (int)(now.ToUnixTimeSeconds() % 3600);
             return Fail(new ApiError(ErrorCodes.RateLimited, $"At most {perHour} reports an hour.") { RetryAfterSeconds = retry });
         }
 
-        var reporter = $"account:{accountId}";
-        var existing = await db.Reports.AsNoTracking().FirstOrDefaultAsync(r => r.ItemId == itemId && r.Reporter == reporter, cancellationToken);
+        var existing = await db.Reports.AsNoTracking().FirstOrDefaultAsync(r => r.ItemId == itemId && r.Reporter == reporter.Key, cancellationToken);
         if (existing is not null)
         {
             return (new ReportReceiptDto(existing.Id, itemId, existing.Category, "already_reported"), false, null);
@@ -63,8 +62,8 @@ public sealed class Reports(ImagebinDb db, SharedState shared, MediaCatalog cata
         {
             Id = Ids.RandomBase62(12),
             ItemId = itemId,
-            Reporter = reporter,
-            ReporterAccountId = accountId,
+            Reporter = reporter.Key,
+            ReporterAccountId = reporter.AccountId,
             Category = category,
             Details = string.IsNullOrEmpty(details) ? null : details,
             CreatedAt = now.ToUnixTimeMilliseconds(),
@@ -96,7 +95,7 @@ public sealed class Reports(ImagebinDb db, SharedState shared, MediaCatalog cata
                     .SetProperty(i => i.ScanState, ScanState.Held)
                     .SetProperty(i => i.ScanReason, $"Hidden after {threshold} reports, until a moderator reviews it.")
                     .SetProperty(i => i.ReviewRank, ReviewRanks.Held), cancellationToken) > 0;
-            Audit.Record(db, at, accountId, Audit.ReportFiled, itemId, new() { ["report_id"] = report.Id, ["category"] = category });
+            Audit.Record(db, at, reporter.AccountId, Audit.ReportFiled, itemId, new() { ["report_id"] = report.Id, ["category"] = category });
             if (hidden)
             {
                 Audit.Record(db, at, null, Audit.ReportsHid, itemId, new() { ["reports"] = threshold.ToString(System.Globalization.CultureInfo.InvariantCulture) });
@@ -151,4 +150,15 @@ public sealed class Reports(ImagebinDb db, SharedState shared, MediaCatalog cata
         id = candidate;
         return true;
     }
+}
+
+/// <summary>
+/// Who files a report, for counting distinct reporters and the hourly limit: an account, or a browser that solved the
+/// report form's challenge, known by its address (IPv4, or IPv6 /64).
+/// </summary>
+public sealed record Reporter(string Key, string? AccountId)
+{
+    public static Reporter Account(string accountId) => new($"account:{accountId}", accountId);
+
+    public static Reporter Address(string address) => new($"address:{address}", null);
 }

@@ -181,7 +181,8 @@ public static class ViewPages
         ShareField(html, "share-html", "HTML", $"<img src=\"{directUrl}\" alt=\"{E(alt)}\">");
         ShareField(html, "share-bbcode", "BBCode", $"[img]{directUrl}[/img]");
         html.Append("</div>")
-            .Append($"<p><a href=\"/abuse?item={Uri.EscapeDataString(item.Id)}\">Report this image</a></p>");
+            // A private image is found only with its secret, so its report link carries the whole share link.
+            .Append($"<p><a href=\"{ReportPage.Path}?item={Uri.EscapeDataString(secret is null ? item.Id : site.Short(item.Id, secret))}\">Report this image</a></p>");
         return html.ToString();
     }
 

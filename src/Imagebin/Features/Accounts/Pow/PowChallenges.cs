@@ -138,6 +138,7 @@ public enum PowPurpose
 {
     Signup,
     AnonymousUpload,
+    Report,
 }
 
 /// <summary>
