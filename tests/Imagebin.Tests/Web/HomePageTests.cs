@@ -190,6 +190,42 @@ public sealed partial class HomePageTests
         Assert.DoesNotContain("switched off", html);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GalleryQuery_OnSqlite_ReadsThePartialIndex_NotEveryItem(bool withCursor)
+    {
+        await using var app = new ImagebinApp();
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
+        var query = HomePage.GalleryQuery(db, withCursor ? new ListCursor.Position(1000, "abcdefghij") : null, now: 500);
+        // ToQueryString writes SQLite's parameters as ".param set @name value" lines before the statement.
+        var lines = query.ToQueryString().Split('\n');
+        await db.Database.OpenConnectionAsync();
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + string.Join('\n', lines.Where(l => !l.StartsWith(".param", StringComparison.Ordinal)));
+        foreach (var line in lines.Where(l => l.StartsWith(".param set ", StringComparison.Ordinal)))
+        {
+            var parts = line.Split(' ', 4);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = parts[2];
+            parameter.Value = parts[3].Trim('\'');
+            command.Parameters.Add(parameter);
+        }
+
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, step => step.Contains("USING INDEX ix_items_gallery", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task UploadFromThePage_OfAPdf_IsRefused_AndStoresNothing()
     {

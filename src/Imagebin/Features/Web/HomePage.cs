@@ -63,6 +63,14 @@ public static class HomePage
     /// </summary>
     internal static async Task<(List<Item> Items, string? Next)> GalleryAsync(ImagebinDb db, ListCursor.Position? after, long now, CancellationToken cancellationToken)
     {
+        var page = await GalleryQuery(db, after, now).ToListAsync(cancellationToken);
+        var next = page.Count > GallerySize ? ListCursor.Encode(page[GallerySize - 1].CreatedAt, page[GallerySize - 1].Id) : null;
+        return (page.Take(GallerySize).ToList(), next);
+    }
+
+    /// <summary>One more than a page, so that a next page is known to exist; served by the partial index <c>ix_items_gallery</c>.</summary>
+    internal static IQueryable<Item> GalleryQuery(ImagebinDb db, ListCursor.Position? after, long now)
+    {
         var query = db.Items.AsNoTracking()
             .Where(i => i.ScanState == ScanState.Passed && !i.Private && i.DlLimit == null && (i.ExpiresAt == null || i.ExpiresAt > now));
         if (after is { } cursor)
@@ -72,9 +80,7 @@ public static class HomePage
                 && (i.CreatedAt < cursor.CreatedAt || (i.CreatedAt == cursor.CreatedAt && string.Compare(i.Id, cursor.Id) < 0)));
         }
 
-        var page = await query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(GallerySize + 1).ToListAsync(cancellationToken);
-        var next = page.Count > GallerySize ? ListCursor.Encode(page[GallerySize - 1].CreatedAt, page[GallerySize - 1].Id) : null;
-        return (page.Take(GallerySize).ToList(), next);
+        return query.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id).Take(GallerySize + 1);
     }
 
     private static string E(string? value) => Html.Encode(value);
