@@ -107,11 +107,21 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         var challenges = 0;
         page.Request += (_, request) => challenges += request.Url.EndsWith("/api/v1/uploads/challenge", StringComparison.Ordinal) ? 1 : 0;
 
+        // Every status the row shows, as it changes.
+        await page.EvaluateAsync("""
+            () => {
+              window.seenStatuses = [];
+              new MutationObserver(() => document.querySelectorAll(".upload-status").forEach((s) => window.seenStatuses.push(s.textContent)))
+                .observe(document.getElementById("upload-list"), { subtree: true, childList: true, characterData: true });
+            }
+            """);
+
         await page.Locator("#upload-files").SetInputFilesAsync(new FilePayload { Name = "anon.png", MimeType = "image/png", Buffer = TestImages.Png(50, 40, seed: 4) });
 
         var deleteField = page.Locator(".upload-row .share-delete");
         await deleteField.WaitForAsync();
         Assert.Equal(1, challenges);
+        Assert.Equal(["Preparing upload…", "Uploading…", "Uploaded."], (await page.EvaluateAsync<string[]>("() => window.seenStatuses")).Where(s => s.Length > 0).Distinct());
         Assert.Contains("shown only this once", await page.Locator(".upload-row .warning").InnerTextAsync());
         var link = await page.Locator(".upload-row .share-link").InputValueAsync();
         var id = new Uri(link).Segments[^1];
