@@ -72,10 +72,10 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     }
 
     [Fact]
-    public async Task SignedIn_PastesAnImage_AndGetsALink()
+    public async Task SignedIn_PastesAnImage_AndGetsALink_OnA360PixelPhone()
     {
         await using var site = SameOriginSite.Start();
-        var (context, page, problems) = await OpenAsync();
+        var (context, page, problems) = await OpenAsync(width: 360, height: 740);
         await using var disposeContext = context;
         await SignInAsync(site, page, "pia");
         await page.Locator("#drop-zone").WaitForAsync();
@@ -92,6 +92,8 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         await link.WaitForAsync();
         Assert.StartsWith(site.Url("/"), await link.InputValueAsync());
         Assert.Equal(1, await CountItemsAsync(site));
+        // The result's fields and copy buttons fit the phone's width.
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"));
         problems.AssertNone();
     }
 
@@ -321,9 +323,9 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         Assert.Equal("/v/galleryIt01", await page.Locator(".gallery a").GetAttributeAsync("href"));
     }
 
-    private async Task<(IBrowserContext Context, IPage Page, UploadProblems Problems)> OpenAsync()
+    private async Task<(IBrowserContext Context, IPage Page, UploadProblems Problems)> OpenAsync(int width = 1280, int height = 800)
     {
-        var context = await chromium.NewContextAsync();
+        var context = await chromium.NewContextAsync(width, height);
         var page = await context.NewPageAsync();
         return (context, page, new UploadProblems(page));
     }
