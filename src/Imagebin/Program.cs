@@ -59,6 +59,7 @@ if (roles.HasRole("api"))
     app.MapModerationApi();
     app.MapMediaApi();
     app.MapOpenApiDocument();
+    app.MapHomePage();
     app.MapViewPages();
     app.MapDeletePage();
     app.MapReportPage();

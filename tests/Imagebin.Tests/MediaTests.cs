@@ -250,19 +250,6 @@ public sealed class MediaTests
         AssertOnTheSiteLayout(privatePage, privateHtml);
     }
 
-    [Fact]
-    public async Task HomePage_IsOnTheSiteLayout_AndTellsHowToUpload()
-    {
-        await using var app = new ImagebinApp();
-        using var response = await app.Anonymous().GetAsync("/");
-        var html = await response.Content.ReadAsStringAsync();
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains($"curl -X POST {ImagebinApp.BaseUrl}/api/v1/items", html);
-        Assert.Equal(Imagebin.Features.Authority.Html.ContentSecurityPolicy, response.Headers.GetValues("Content-Security-Policy").Single());
-        AssertOnTheSiteLayout(response, html);
-    }
-
     /// <summary>
     /// The shared layout's stylesheet and a policy that runs no inline style or script, and no inline style or script in
     /// the markup: scripts, where a page has them, are this site's own files.

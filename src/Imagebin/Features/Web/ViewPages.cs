@@ -16,21 +16,12 @@ public static class ViewPages
 {
     public static IEndpointRouteBuilder MapViewPages(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", Home).ExcludeFromDescription();
         app.MapGet("/v/{id}", ViewAsync).ExcludeFromDescription();
         app.MapGet("/{id:minlength(10):maxlength(16)}", ShortLinkAsync).WithTags("Media")
             .WithSummary("The short link (url): the view page, or a redirect to the bytes for image clients")
             .ProducesErrors(ErrorCodes.NotFound).AddOpenApiOperationTransformer(OpenApiOperations.ShortLink);
         return app;
     }
-
-    /// <summary>Until the web UI exists, the home page tells a visitor how to upload.</summary>
-    private static IResult Home(SiteUrls site) => Html.PublicPage("Upload an image", $"""
-        <p>Imagebin is an image host. Upload with an API key:</p>
-        <pre><code>curl -X POST {Html.Encode(site.PublicBase)}/api/v1/items -H "Authorization: Bearer pbca_live_…" \
-          -H "Content-Type: image/jpeg" --data-binary @photo.jpg</code></pre>
-        <p>The answer's <code>url</code> is the image's short link.</p>
-        """);
 
     private static async Task<Results<Html.PageResult, RedirectHttpResult, ApiError>> ShortLinkAsync(
         string id, HttpContext context, ImagebinDb db, SiteUrls site, ClaimsPrincipal user, TimeProvider time)
