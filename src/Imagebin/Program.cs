@@ -61,6 +61,8 @@ if (roles.HasRole("api"))
     app.MapOpenApiDocument();
     app.MapViewPages();
     app.MapDeletePage();
+    app.MapDashboardPage();
+    app.MapAccountPage();
     app.MapAgentCard();
     app.MapLlmsTxt();
     app.MapRobotsTxt();
