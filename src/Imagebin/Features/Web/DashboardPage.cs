@@ -88,7 +88,7 @@ public static class DashboardPage
 
     private static void AppendList(StringBuilder html, ItemListDto list, ListFilter filter)
     {
-        html.Append("<h2 id=\"items-heading\">Images</h2>")
+        html.Append("<h2 id=\"items-heading\" tabindex=\"-1\">Images</h2>")
             .Append("<noscript><p>Editing and deleting need JavaScript; the list, the filters and the paging work without it.</p></noscript>")
             .Append("<p id=\"dash-status\" role=\"status\" aria-live=\"polite\"></p>");
         if (list.Items.Count == 0)

@@ -65,14 +65,21 @@
     const status = form.querySelector(".edit-status");
     const fields = form.querySelector("fieldset");
     fields.disabled = false;
+    // Busy is a flag, not disabled fields: disabling the focused control would drop a keyboard user's place.
+    let busy = false;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (busy) {
+        return;
+      }
       const id = form.dataset.itemId;
-      fields.disabled = true;
+      busy = true;
+      form.setAttribute("aria-busy", "true");
       status.classList.remove("error");
       status.textContent = "Saving…";
       const result = await call("PATCH", itemPath(id), { json: patchOf(form) });
-      fields.disabled = false;
+      busy = false;
+      form.removeAttribute("aria-busy");
       if (result.ok) {
         showItem(result.data);
         status.textContent = "Saved.";
@@ -100,6 +107,10 @@
       ? (deleted === 1 ? "Deleted 1 image." : `Deleted ${deleted} images.`)
       : `Deleted ${deleted} of ${ids.length}. Not deleted: ${failures.join("; ")}`);
     updateBulk();
+    // The focused delete button may have gone with its row: keep the keyboard user's place near the list.
+    if (!document.activeElement || document.activeElement === document.body) {
+      document.getElementById("items-heading")?.focus();
+    }
   };
 
   const selected = () => [...document.querySelectorAll(".select-item:checked")].map((box) => box.value);
