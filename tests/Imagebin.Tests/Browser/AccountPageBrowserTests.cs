@@ -15,7 +15,7 @@ public sealed class AccountPageBrowserTests(Chromium chromium) : IClassFixture<C
 {
     private static async Task<HttpStatusCode> UploadWithAsync(SignedInOwner owner, string key)
     {
-        using var http = new HttpClient { BaseAddress = new Uri(owner.Site.BaseUrl) };
+        using var http = new HttpClient { BaseAddress = new Uri(owner.BaseUrl) };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/items") { Content = new ByteArrayContent(TestImages.Jpeg(seed: Random.Shared.Next())) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -27,7 +27,7 @@ public sealed class AccountPageBrowserTests(Chromium chromium) : IClassFixture<C
     public async Task Key_IsShownOnce_Copied_Works_AndStopsWorkingWhenRevoked()
     {
         await using var owner = await SignedInOwner.StartAsync(chromium);
-        await owner.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"], new() { Origin = owner.Site.BaseUrl });
+        await owner.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"], new() { Origin = owner.BaseUrl });
         var page = await owner.OpenAsync("/account");
 
         await page.GetByLabel("image:delete — delete your images").CheckAsync();
@@ -82,7 +82,7 @@ public sealed class AccountPageBrowserTests(Chromium chromium) : IClassFixture<C
         await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
         await page.GetByLabel("Your new key").WaitForAsync();
         var keys = (await owner.Api.GetFromJsonAsync<JsonElement>("/api/v1/account/keys")).GetProperty("keys").EnumerateArray().ToList();
-        Assert.Contains(keys, k => k.GetProperty("audience").GetString() == $"{owner.Site.BaseUrl}/mcp");
+        Assert.Contains(keys, k => k.GetProperty("audience").GetString() == $"{owner.BaseUrl}/mcp");
         owner.Problems.AssertNone(allowedStatus: 400);
     }
 
@@ -117,7 +117,7 @@ public sealed class AccountPageBrowserTests(Chromium chromium) : IClassFixture<C
 
         Assert.Equal("imagebin-127.0.0.1.sxcu", download.SuggestedFilename);
         var uploader = JsonDocument.Parse(await File.ReadAllTextAsync((await download.PathAsync())!)).RootElement;
-        Assert.Equal($"{owner.Site.BaseUrl}/api/v1/items", uploader.GetProperty("RequestURL").GetString());
+        Assert.Equal($"{owner.BaseUrl}/api/v1/items", uploader.GetProperty("RequestURL").GetString());
         var key = uploader.GetProperty("Headers").GetProperty("Authorization").GetString()!["Bearer ".Length..];
         Assert.Equal(HttpStatusCode.Created, await UploadWithAsync(owner, key));
         owner.Problems.AssertNone();

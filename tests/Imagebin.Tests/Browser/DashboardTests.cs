@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Imagebin.Tests.Support;
@@ -192,14 +193,18 @@ internal sealed class SignedInOwner : IAsyncDisposable
 {
     public const string Password = "correct horse battery";
 
-    private SignedInOwner(LiveSite site, IBrowserContext context, HttpClient api)
+    private SignedInOwner(ImagebinApp app, string baseUrl, IBrowserContext context, HttpClient api)
     {
-        Site = site;
+        App = app;
+        BaseUrl = baseUrl;
         Context = context;
         Api = api;
     }
 
-    public LiveSite Site { get; }
+    public ImagebinApp App { get; }
+
+    /// <summary>The site's origin, <c>http://127.0.0.1:PORT</c>, which is also its public base URL.</summary>
+    public string BaseUrl { get; }
 
     public IBrowserContext Context { get; }
 
@@ -208,21 +213,35 @@ internal sealed class SignedInOwner : IAsyncDisposable
 
     public BrowserProblems Problems { get; private set; } = new();
 
+    public string Url(string path) => BaseUrl + path;
+
     public static async Task<SignedInOwner> StartAsync(Chromium chromium, string account = "alice", int width = 1280, int height = 800)
     {
-        var site = LiveSite.Start(new() { ["Imagebin:PublicBaseUrl"] = null });
-        var key = await site.App.CreateKeyAsync(account);
-        var api = new HttpClient { BaseAddress = new Uri(site.BaseUrl) };
+        // LiveSite's public base is http://localhost while it listens on another port; here the page's API calls must be
+        // same-origin (BrowserSessions) and its images come from the direct host, so the public base is the listen address.
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var baseUrl = $"http://127.0.0.1:{port}";
+        var app = new ImagebinApp(settings: new() { ["Imagebin:PublicBaseUrl"] = baseUrl });
+        app.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
+        app.StartServer();
+        var key = await app.CreateKeyAsync(account);
+        var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
         api.DefaultRequestHeaders.Authorization = new("Bearer", key);
         var context = await chromium.NewContextAsync(width, height);
         var page = await context.NewPageAsync();
-        await page.GotoAsync(site.Url("/account/signin"));
+        await page.GotoAsync($"{baseUrl}/account/signin");
         await page.Locator("#name").FillAsync(account);
         await page.Locator("#password").FillAsync(Password);
         await page.Locator("main button[type=submit]").ClickAsync();
-        await page.WaitForURLAsync(site.Url("/dashboard"));
+        await page.WaitForURLAsync($"{baseUrl}/dashboard");
         await page.CloseAsync();
-        return new SignedInOwner(site, context, api);
+        return new SignedInOwner(app, baseUrl, context, api);
     }
 
     /// <summary>A new page at <paramref name="path"/>, watched for console errors, once its script has run.</summary>
@@ -230,7 +249,7 @@ internal sealed class SignedInOwner : IAsyncDisposable
     {
         var page = await Context.NewPageAsync();
         Problems = BrowserProblems.Watch(page);
-        var response = await page.GotoAsync(Site.Url(path), new() { WaitUntil = WaitUntilState.Load });
+        var response = await page.GotoAsync(Url(path), new() { WaitUntil = WaitUntilState.Load });
         Assert.Equal(200, response!.Status);
         return page;
     }
@@ -247,7 +266,7 @@ internal sealed class SignedInOwner : IAsyncDisposable
     {
         Api.Dispose();
         await Context.DisposeAsync();
-        await Site.DisposeAsync();
+        await App.DisposeAsync();
     }
 }
 
