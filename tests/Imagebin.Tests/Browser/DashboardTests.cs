@@ -37,6 +37,14 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
         Assert.True(await row.Locator(".badge-private").IsVisibleAsync());
         // The row's links follow the new share secret of a private image.
         Assert.Equal(item.GetProperty("view_url").GetString()!.Split('?')[1], (await row.Locator(".dash-title a").GetAttributeAsync("href"))!.Split('?')[1]);
+
+        // A second edit sends only what changed: "private" again would mint another secret and break the links given out.
+        await row.GetByLabel("Title").FillAsync("again");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await row.Locator(".edit-status", new() { HasText = "Saved." }).WaitForAsync();
+        var again = await owner.Api.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
+        Assert.Equal("again", again.GetProperty("title").GetString());
+        Assert.Equal(item.GetProperty("view_url").GetString(), again.GetProperty("view_url").GetString());
         owner.Problems.AssertNone();
     }
 

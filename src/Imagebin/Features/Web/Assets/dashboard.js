@@ -47,18 +47,51 @@
     row.querySelector('[data-field-text="caption"]').textContent = `Caption: ${item.ai_caption_state}`;
   };
 
-  /** The PATCH body from the form: every field as it stands (empty text clears it; a number is sent as one for the API to judge). */
+  const tagList = (text) => text.split(",").map((tag) => tag.trim()).filter((tag) => tag.length > 0);
+
+  /**
+   * The PATCH body: only the fields changed since the page (or the last save) showed them. Sending "private" unchanged
+   * would still mint a new share secret and break the links already given out. Empty text clears a field; a number is
+   * sent as one, anything else as typed, for the API to judge.
+   */
   const patchOf = (form) => {
-    const value = (name) => form.elements[name].value.trim();
-    const limit = value("dl_limit");
-    return {
-      title: value("title") || null,
-      description: value("description") || null,
-      tags: value("tags").split(",").map((tag) => tag.trim()).filter((tag) => tag.length > 0),
-      dl_limit: limit === "" ? null : /^-?\d+$/.test(limit) ? Number(limit) : limit,
-      private: form.elements.private.checked,
-      ai_optout: form.elements.ai_optout.checked,
+    const patch = {};
+    const text = (name) => form.elements[name];
+    const changed = (name) => text(name).value.trim() !== text(name).defaultValue.trim();
+    for (const name of ["title", "description"]) {
+      if (changed(name)) {
+        patch[name] = text(name).value.trim() || null;
+      }
+    }
+    if (tagList(text("tags").value).join(",") !== tagList(text("tags").defaultValue).join(",")) {
+      patch.tags = tagList(text("tags").value);
+    }
+    if (changed("dl_limit")) {
+      const limit = text("dl_limit").value.trim();
+      patch.dl_limit = limit === "" ? null : /^-?\d+$/.test(limit) ? Number(limit) : limit;
+    }
+    for (const name of ["private", "ai_optout"]) {
+      if (form.elements[name].checked !== form.elements[name].defaultChecked) {
+        patch[name] = form.elements[name].checked;
+      }
+    }
+    return patch;
+  };
+
+  /** The form as the API now has the item: what later edits are compared with. */
+  const resetForm = (form, item) => {
+    const set = (name, value) => {
+      form.elements[name].value = value;
+      form.elements[name].defaultValue = value;
     };
+    set("title", item.title || "");
+    set("description", item.description || "");
+    set("tags", item.tags.join(", "));
+    set("dl_limit", item.dl_limit == null ? "" : String(item.dl_limit));
+    for (const [name, value] of [["private", item.private], ["ai_optout", item.ai_optout]]) {
+      form.elements[name].checked = value;
+      form.elements[name].defaultChecked = value;
+    }
   };
 
   document.querySelectorAll(".edit-form").forEach((form) => {
@@ -73,15 +106,22 @@
         return;
       }
       const id = form.dataset.itemId;
+      const patch = patchOf(form);
+      if (Object.keys(patch).length === 0) {
+        status.classList.remove("error");
+        status.textContent = "Nothing changed.";
+        return;
+      }
       busy = true;
       form.setAttribute("aria-busy", "true");
       status.classList.remove("error");
       status.textContent = "Saving…";
-      const result = await call("PATCH", itemPath(id), { json: patchOf(form) });
+      const result = await call("PATCH", itemPath(id), { json: patch });
       busy = false;
       form.removeAttribute("aria-busy");
       if (result.ok) {
         showItem(result.data);
+        resetForm(form, result.data);
         status.textContent = "Saved.";
       } else {
         status.classList.add("error");
