@@ -63,6 +63,8 @@ if (roles.HasRole("api"))
     app.MapViewPages();
     app.MapDeletePage();
     app.MapReportPage();
+    app.MapDashboardPage();
+    app.MapAccountPage();
     app.MapAgentCard();
     app.MapLlmsTxt();
     app.MapRobotsTxt();

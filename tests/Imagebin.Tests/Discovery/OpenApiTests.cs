@@ -24,6 +24,7 @@ public sealed partial class OpenApiTests
         "GET /", "GET /v/{id}", "GET /healthz", "GET /docs/api", "GET /static/{file}", "GET /delete/{id}",
         "GET /oauth/authorize", "POST /oauth/authorize", "POST /oauth/token",
         "GET /account/signin", "POST /account/signin", "GET /account/signup", "POST /account/signup", "POST /account/signout",
+        "GET /dashboard", "GET /account", "POST /account/sharex",
     ];
 
     private static readonly string[] ExcludedPrefixes = ["/mcp", "/docs", "/guide", "/privacy", "/terms", "/abuse", "/llms.txt", "/robots.txt"];

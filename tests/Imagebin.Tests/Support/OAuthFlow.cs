@@ -87,7 +87,18 @@ public sealed partial class OAuthFlow(HttpClient browser, HttpClient client)
     /// <summary>Signs in through the form (the session cookie stays in <see cref="Browser"/>).</summary>
     public async Task SignInAsync(string name, string password)
     {
-        using var page = await Browser.GetAsync("/account/signin");
+        var page = await Browser.GetAsync("/account/signin");
+        if (page.StatusCode == HttpStatusCode.Redirect)
+        {
+            // Already signed in: the form sends the visitor on, so sign out first (the account may be another one).
+            page.Dispose();
+            var signedIn = await Browser.GetStringAsync("/docs");
+            using var signOut = await Browser.PostAsync("/account/signout", new FormUrlEncodedContent(new Dictionary<string, string> { ["csrf"] = Csrf(signedIn) }));
+            Assert.Equal(HttpStatusCode.Redirect, signOut.StatusCode);
+            page = await Browser.GetAsync("/account/signin");
+        }
+
+        using var form = page;
         var html = await page.Content.ReadAsStringAsync();
         using var response = await Browser.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
         {
@@ -123,7 +134,9 @@ public sealed partial class OAuthFlow(HttpClient browser, HttpClient client)
             return Redirect(consent);
         }
 
+        // The consent form's own fields: the header's sign-out form has a hidden csrf too.
         var html = await consent.Content.ReadAsStringAsync();
+        html = html[html.IndexOf("<main", StringComparison.Ordinal)..];
         var form = HiddenInputs().Matches(html).Select(m => new KeyValuePair<string, string>(WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(m.Groups[2].Value))).ToList();
         var scopes = grant ?? ScopeBoxes().Matches(html).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value));
         form.AddRange(scopes.Select(s => new KeyValuePair<string, string>("granted_scope", s)));

@@ -21,8 +21,7 @@ public static class SignInPages
 
     public static IEndpointRouteBuilder MapSignInPages(this IEndpointRouteBuilder app)
     {
-        app.MapGet(SignInPath, (HttpContext context, IAntiforgery antiforgery, [FromQuery(Name = "return_url")] string? returnUrl) =>
-            SignInForm(context, antiforgery, returnUrl, error: null)).ExcludeFromDescription();
+        app.MapGet(SignInPath, ShowSignInAsync).ExcludeFromDescription();
         app.MapPost(SignInPath, SignInAsync).ExcludeFromDescription().DisableAntiforgery();
         app.MapGet(SignUpPath, (HttpContext context, IAntiforgery antiforgery, IOptions<AuthorityOptions> options, [FromQuery(Name = "return_url")] string? returnUrl) =>
             options.Value.SignUpEnabled ? SignUpForm(context, antiforgery, returnUrl, error: null) : Html.Page("Sign-up is closed", "<p>This site does not take new accounts.</p>", 403))
@@ -32,21 +31,33 @@ public static class SignInPages
         return app;
     }
 
-    /// <summary>A return URL is followed only within this site: a path, never <c>//host</c> or <c>/\host</c>.</summary>
-    public static string SafeReturnUrl(string? url) =>
+    /// <summary>
+    /// A return URL is followed only within this site: a path, never <c>//host</c> or <c>/\host</c>; without one (or with a
+    /// bad one) the visitor goes to <paramref name="fallback"/>.
+    /// </summary>
+    public static string SafeReturnUrl(string? url, string fallback = "/") =>
         url is { Length: > 0 } && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) && !url.Contains('\n') && !url.Contains('\r')
             ? url
-            : "/";
+            : fallback;
+
+    /// <summary>Where signing in or up leads when the form names nowhere: the account's own images.</summary>
+    private static string AfterSignIn(string? returnUrl) => SafeReturnUrl(returnUrl, Html.DashboardPath);
+
+    /// <summary>The sign-in form; someone already signed in goes straight on to where the form would have sent them.</summary>
+    private static async Task<IResult> ShowSignInAsync(HttpContext context, IAntiforgery antiforgery, [FromQuery(Name = "return_url")] string? returnUrl) =>
+        await Sessions.CurrentAccountAsync(context) is null
+            ? SignInForm(context, antiforgery, returnUrl, error: null)
+            : Results.Redirect(AfterSignIn(returnUrl));
 
     private static IResult SignInForm(HttpContext context, IAntiforgery antiforgery, string? returnUrl, string? error, int status = 200)
     {
         var tokens = antiforgery.GetAndStoreTokens(context);
-        var signUp = $"{SignUpPath}?return_url={Uri.EscapeDataString(SafeReturnUrl(returnUrl))}";
+        var signUp = $"{SignUpPath}?return_url={Uri.EscapeDataString(AfterSignIn(returnUrl))}";
         return Html.Page("Sign in", $"""
             {(error is null ? "" : $"<p class=\"error\" role=\"alert\">{Html.Encode(error)}</p>")}
             <form method="post" action="{SignInPath}">
             <input type="hidden" name="{tokens.FormFieldName}" value="{Html.Encode(tokens.RequestToken)}">
-            <input type="hidden" name="return_url" value="{Html.Encode(SafeReturnUrl(returnUrl))}">
+            <input type="hidden" name="return_url" value="{Html.Encode(AfterSignIn(returnUrl))}">
             <label for="name">Account name</label><input type="text" id="name" name="name" autocomplete="username" required autofocus>
             <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
             <button type="submit">Sign in</button>
@@ -62,7 +73,7 @@ public static class SignInPages
             {(error is null ? "" : $"<p class=\"error\" role=\"alert\">{Html.Encode(error)}</p>")}
             <form method="post" action="{SignUpPath}">
             <input type="hidden" name="{tokens.FormFieldName}" value="{Html.Encode(tokens.RequestToken)}">
-            <input type="hidden" name="return_url" value="{Html.Encode(SafeReturnUrl(returnUrl))}">
+            <input type="hidden" name="return_url" value="{Html.Encode(AfterSignIn(returnUrl))}">
             <label for="name">Account name (letters, digits, - _ .)</label><input type="text" id="name" name="name" autocomplete="username" required autofocus>
             <label for="password">Password (at least {MinPasswordLength} characters)</label><input type="password" id="password" name="password" autocomplete="new-password" required minlength="{MinPasswordLength}">
             <button type="submit">Create account</button>
@@ -102,7 +113,7 @@ public static class SignInPages
         }
 
         await StartSessionAsync(context, sessions, account!, cancellationToken);
-        return Results.Redirect(SafeReturnUrl(returnUrl));
+        return Results.Redirect(AfterSignIn(returnUrl));
     }
 
     private static async Task<IResult> SignUpAsync(
@@ -142,7 +153,7 @@ public static class SignInPages
         }
 
         await StartSessionAsync(context, sessions, account, cancellationToken);
-        return Results.Redirect(SafeReturnUrl(returnUrl));
+        return Results.Redirect(AfterSignIn(returnUrl));
     }
 
     private static async Task<IResult> SignOutAsync(HttpContext context, IAntiforgery antiforgery, Sessions sessions, CancellationToken cancellationToken)

@@ -52,6 +52,17 @@ public static class UserGuide
             drawing); an operator may connect a vision model instead. You can opt out for one image or for all your future uploads
             (your account's default): opting out removes any caption and tags already made and stops all caption work for that image.</p>
 
+            <h2 id="your-images">Your images, keys and ShareX</h2>
+            <p>Signed in, <strong>My images</strong> (<code>/dashboard</code>, in the header) lists your images newest first, with their moderation and caption
+            state and their downloads; you can search and filter them, edit an image's title, description, tags, privacy, download
+            limit and captions, and delete one or several at once (editing and deleting need JavaScript). The
+            <strong>Account</strong> page (<code>/account</code>) makes and revokes API keys (a new key is shown only once: copy it then) and sets
+            your default for AI captions.</p>
+            <p><strong>ShareX</strong> (Windows): on the Account page, "Download the ShareX uploader" gives a <code>.sxcu</code>
+            file; open it and ShareX adds Imagebin as a custom uploader. The file holds a new key of its own that can only upload
+            (<code>image:create</code>, for <code>{b}/api/v1/items</code>), so keep it private; revoke that key on the Account page
+            to cut ShareX off. Each download makes a new key.</p>
+
             <h2 id="reporting">Reporting an image</h2>
             <p>If an image breaks the law or the <a href="/terms">terms</a>, report it with <a href="/abuse/report">the report form</a> (no account needed), or the "Report this image" link under it; <a href="/abuse">the abuse page</a> says what happens next.
             Reports go to the site's moderators; an image reported by several people is hidden until a moderator has reviewed it.</p>
