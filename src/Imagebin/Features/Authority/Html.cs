@@ -49,8 +49,11 @@ public static class Html
     /// and <c>blob:</c> previews of files the visitor picked, for the pages that show images and run a script (home,
     /// dashboard, admin).
     /// </summary>
-    public static string ScriptContentSecurityPolicyWithImagesFrom(string source) =>
-        $"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: blob: {source}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    public static string ScriptContentSecurityPolicyWithImagesFrom(string source, string? challengeOrigin = null) => challengeOrigin is null
+        ? $"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: blob: {source}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        // A third-party browser challenge (Cloudflare Turnstile, when the operator configures it) runs its script and frame
+        // from its own origin: that origin and no other.
+        : $"default-src 'none'; script-src 'self' {challengeOrigin}; frame-src {challengeOrigin}; connect-src 'self' {challengeOrigin}; style-src 'self'; img-src 'self' data: blob: {source}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
     /// <summary>Where a reader goes next, in the header of every page seen without signing in.</summary>
     public static readonly (string Href, string Label)[] Navigation =
@@ -100,8 +103,8 @@ public static class Html
     /// visitor's page is never cached publicly whatever it says.
     /// </summary>
     public static IResult AppPage(string title, string body, string imagesFrom, IReadOnlyList<string> scripts, int status = StatusCodes.Status200OK,
-        bool indexable = false, string cacheControl = "no-store") =>
-        new PageResult(title, body, status, new PageShape(indexable, Wide: true, ScriptContentSecurityPolicyWithImagesFrom(imagesFrom), cacheControl) { Scripts = scripts });
+        bool indexable = false, string cacheControl = "no-store", string? challengeOrigin = null) =>
+        new PageResult(title, body, status, new PageShape(indexable, Wide: true, ScriptContentSecurityPolicyWithImagesFrom(imagesFrom, challengeOrigin), cacheControl) { Scripts = scripts });
 
     /// <summary>The consent page: <see cref="Page"/> under <see cref="ConsentContentSecurityPolicy"/>.</summary>
     public static IResult ConsentPage(string title, string body) =>

@@ -19,6 +19,11 @@ public static class HomePage
 {
     public const int GallerySize = 24;
 
+    /// <summary>Cloudflare's widget script (explicitly allowed by the page's policy only when Turnstile is configured).</summary>
+    public const string TurnstileOrigin = "https://challenges.cloudflare.com";
+
+    public const string TurnstileScript = TurnstileOrigin + "/turnstile/v0/api.js";
+
     public static IEndpointRouteBuilder MapHomePage(this IEndpointRouteBuilder app)
     {
         app.MapGet("/", ShowAsync).ExcludeFromDescription();
@@ -31,6 +36,7 @@ public static class HomePage
         SiteUrls site,
         IOptions<LimitsOptions> limits,
         IOptions<AnonymousUploadOptions> anonymous,
+        TurnstileVerifier turnstile,
         TimeProvider time,
         [FromQuery] string? before)
     {
@@ -51,10 +57,15 @@ public static class HomePage
 
         var account = await Sessions.CurrentAccountAsync(context);
         var (items, next) = await GalleryAsync(db, after, time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
+        // With Turnstile configured, a visitor without an account solves Cloudflare's widget instead of the proof of work.
+        var widget = account is null && anonymous.Value.Enabled && turnstile.Enabled ? turnstile.SiteKey : null;
         var body = new StringBuilder()
-            .Append(UploadSection(account, limits.Value, anonymous.Value))
+            .Append(UploadSection(account, limits.Value, anonymous.Value, widget))
             .Append(Gallery(items, next, before is not null, site));
-        return Html.AppPage("Upload an image", body.ToString(), $"{site.DirectBase}/", scripts, indexable: before is null, cacheControl: "public, max-age=30");
+        return widget is null
+            ? Html.AppPage("Upload an image", body.ToString(), $"{site.DirectBase}/", scripts, indexable: before is null, cacheControl: "public, max-age=30")
+            : Html.AppPage("Upload an image", body.ToString(), $"{site.DirectBase}/", [TurnstileScript, .. scripts], indexable: before is null,
+                cacheControl: "public, max-age=30", challengeOrigin: TurnstileOrigin);
     }
 
     /// <summary>
@@ -85,7 +96,7 @@ public static class HomePage
 
     private static string E(string? value) => Html.Encode(value);
 
-    private static string UploadSection(Account? account, LimitsOptions limits, AnonymousUploadOptions anonymous)
+    private static string UploadSection(Account? account, LimitsOptions limits, AnonymousUploadOptions anonymous, string? turnstileSiteKey)
     {
         var html = new StringBuilder();
         if (account is null && !anonymous.Enabled)
@@ -101,7 +112,9 @@ public static class HomePage
             html.Append("<div class=\"upload-terms\" id=\"anonymous-terms\"><p>You can upload without an account: ")
                 .Append($"up to {E(Size(maxBytes))} per image and {anonymous.UploadsPerHour} images an hour, ")
                 .Append($"and each image is deleted after {anonymous.ExpiryDays} days. ")
-                .Append("This needs JavaScript: your browser solves a small puzzle before each upload, to keep robots out.</p>")
+                .Append(turnstileSiteKey is null
+                    ? "This needs JavaScript: your browser solves a small puzzle before each upload, to keep robots out.</p>"
+                    : "This needs JavaScript and Cloudflare's browser check below (Cloudflare Turnstile), to keep robots out.</p>")
                 .Append($"<p><a href=\"{SignInPages.SignInPath}?return_url=%2F\">Sign in</a> or <a href=\"/account/signup\">create an account</a> ")
                 .Append($"to upload up to {E(Size(limits.MaxUploadBytes))} per image, keep images as long as you like and manage them later.</p></div>");
         }
@@ -109,7 +122,8 @@ public static class HomePage
         html.Append("<noscript><p class=\"error\">Uploading from this page needs JavaScript, which is off or blocked. ")
             .Append("The gallery below works without it; to upload without a browser, see the <a href=\"/docs\">developer guide</a>.</p></noscript>")
             .Append($"<form id=\"upload-form\" class=\"upload-form\" hidden data-max-bytes=\"{maxBytes.ToString(CultureInfo.InvariantCulture)}\" ")
-            .Append($"data-max-size=\"{E(Size(maxBytes))}\" data-anonymous=\"{(account is null ? "true" : "false")}\">")
+            .Append($"data-max-size=\"{E(Size(maxBytes))}\" data-anonymous=\"{(account is null ? "true" : "false")}\"")
+            .Append(turnstileSiteKey is null ? ">" : $" data-turnstile=\"true\"><div class=\"cf-turnstile\" data-sitekey=\"{E(turnstileSiteKey)}\"></div>")
             .Append("<div class=\"drop-zone\" id=\"drop-zone\">")
             .Append("<label for=\"upload-files\">Drop images here, paste them (Ctrl+V), or choose files</label>")
             .Append("<input type=\"file\" id=\"upload-files\" multiple accept=\"image/*\" aria-describedby=\"upload-limit\">")

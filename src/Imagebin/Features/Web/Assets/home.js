@@ -15,6 +15,10 @@
   const list = document.getElementById("upload-list");
   const maxBytes = Number(form.dataset.maxBytes);
   const anonymous = form.dataset.anonymous === "true";
+  // Cloudflare Turnstile instead of the proof of work, when the site is configured so: its widget holds one token at a
+  // time, and a token is good for one upload, so uploads take turns for it.
+  const turnstile = form.dataset.turnstile === "true";
+  let turnstileTurn = Promise.resolve();
   let rows = 0;
   form.hidden = false;
   form.addEventListener("submit", (event) => event.preventDefault());
@@ -109,7 +113,9 @@
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/items");
     window.Imagebin.headers().forEach((value, name) => xhr.setRequestHeader(name, value));
-    if (challenge) {
+    if (challenge && challenge.turnstile) {
+      xhr.setRequestHeader("cf-turnstile-response", challenge.turnstile);
+    } else if (challenge) {
       xhr.setRequestHeader("x-challenge-id", challenge.id);
       xhr.setRequestHeader("x-challenge-nonce", challenge.nonce);
     }
@@ -137,6 +143,23 @@
     xhr.send(body);
   });
 
+  /** The widget's next token (waiting up to two minutes for the visitor to pass it), then a fresh widget for the next. */
+  const turnstileToken = () => {
+    const mine = turnstileTurn.then(async () => {
+      for (const deadline = Date.now() + 120000; Date.now() < deadline;) {
+        const token = window.turnstile && window.turnstile.getResponse();
+        if (token) {
+          window.turnstile.reset();
+          return token;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      return null;
+    });
+    turnstileTurn = mine.catch(() => null);
+    return mine;
+  };
+
   const upload = async (file) => {
     const index = ++rows;
     const name = file.name || "Pasted image";
@@ -156,7 +179,15 @@
     }
 
     let challenge = null;
-    if (anonymous) {
+    if (anonymous && turnstile) {
+      status.textContent = "Waiting for the browser check…";
+      const token = await turnstileToken();
+      if (!token) {
+        fail(view, "the browser check did not complete. Reload the page and try again.");
+        return;
+      }
+      challenge = { turnstile: token };
+    } else if (anonymous) {
       status.textContent = "Preparing upload…";
       const answer = await window.Imagebin.call("GET", "/api/v1/uploads/challenge");
       if (!answer.ok) {
