@@ -61,6 +61,7 @@ if (roles.HasRole("api"))
     app.MapOpenApiDocument();
     app.MapViewPages();
     app.MapDeletePage();
+    app.MapAdminPages();
     app.MapAgentCard();
     app.MapLlmsTxt();
     app.MapRobotsTxt();
