@@ -26,7 +26,7 @@ public sealed partial class OpenApiTests
         "GET /account/signin", "POST /account/signin", "GET /account/signup", "POST /account/signup", "POST /account/signout",
     ];
 
-    private static readonly string[] ExcludedPrefixes = ["/mcp", "/docs", "/guide", "/privacy", "/terms", "/abuse", "/llms.txt", "/robots.txt"];
+    private static readonly string[] ExcludedPrefixes = ["/mcp", "/docs", "/guide", "/privacy", "/terms", "/abuse", "/llms.txt", "/robots.txt", "/admin"];
 
     [Fact]
     public async Task Document_IsOpenApi31_AndIsWrittenForTheValidator()
