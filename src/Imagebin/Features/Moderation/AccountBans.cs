@@ -51,9 +51,12 @@ public sealed class AccountBans(ImagebinDb db, TimeProvider time)
         return new AdminAccountListDto(shown, next);
     }
 
-    /// <summary>Bans (<paramref name="banned"/>) or unbans an account. Returns it as it now stands, or an error to answer with.</summary>
+    /// <summary>
+    /// Bans (<paramref name="banned"/>) or unbans an account for <paramref name="actorId"/> (null: the operator's command
+    /// line). Returns it as it now stands, or an error to answer with.
+    /// </summary>
     public async Task<(AdminAccountDto? Account, ApiError? Error)> SetBannedAsync(
-        string accountId, bool banned, AccountBanRequest request, string actorId, CancellationToken cancellationToken)
+        string accountId, bool banned, AccountBanRequest request, string? actorId, CancellationToken cancellationToken)
     {
         var reason = request.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > MaxReason)

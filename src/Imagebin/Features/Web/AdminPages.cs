@@ -268,9 +268,9 @@ public static class AdminPages
         }
 
         html.Append("</select>")
-            .Append("<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>")
-            .Append("<button type=\"submit\" name=\"decision\" value=\"remove\" class=\"danger\">Remove</button>")
-            .Append("<p class=\"review-status\" role=\"status\" aria-live=\"polite\"></p></fieldset></form>");
+            .Append("<button type=\"button\" data-decision=\"approve\">Approve</button>")
+            .Append("<button type=\"button\" data-decision=\"remove\" class=\"danger\">Remove</button>")
+            .Append("<p class=\"review-status\" role=\"status\" aria-live=\"polite\" tabindex=\"-1\"></p></fieldset></form>");
     }
 
     private static async Task<IResult> ReportsAsync(HttpContext context, ImagebinDb db, SiteUrls site)

@@ -9,9 +9,9 @@
   for (const form of document.querySelectorAll("form.review-form")) {
     const status = form.querySelector(".review-status");
     const buttons = form.querySelectorAll("button");
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const decision = event.submitter?.value;
+    // Enter in the reason field must not pick a decision: only the buttons decide.
+    form.addEventListener("submit", (event) => event.preventDefault());
+    const decide = async (decision) => {
       const reason = form.elements.reason.value.trim();
       if (decision === "remove" && !reason) {
         status.textContent = "Give a reason to remove this image.";
@@ -39,7 +39,9 @@
         part.hidden = true;
       }
       article.classList.add("admin-decided");
-    });
+      status.focus();
+    };
+    buttons.forEach((button) => button.addEventListener("click", () => decide(button.dataset.decision)));
   }
 
   // The hash lists: import a CSV (typed or a file), delete an entry.
