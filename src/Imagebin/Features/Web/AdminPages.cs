@@ -297,12 +297,12 @@ public static class AdminPages
             foreach (var (report, reporter) in reports.OrderByDescending(x => x.Report.CreatedAt).Select(x => (x.Report, x.ReporterName)))
             {
                 var itemId = Html.Encode(report.ItemId);
-                body.Append("<tr><td>").Append(Time(report.CreatedAt)).Append("</td>")
-                    .Append("<td><a href=\"/admin/items/").Append(itemId).Append("\">Review <code>").Append(itemId).Append("</code></a></td>")
-                    .Append("<td>").Append(Html.Encode(report.Category)).Append("</td>")
-                    .Append("<td>").Append(Html.Encode(report.Details)).Append("</td>")
-                    .Append("<td>").Append(reporter is null ? Html.Encode(report.Reporter) : Html.Encode(reporter)).Append("</td>")
-                    .Append("<td>").Append(report.ResolvedAt is null ? "open" : $"resolved: {Html.Encode(report.Resolution)}").Append("</td></tr>");
+                body.Append("<tr><td data-label=\"Filed\">").Append(Time(report.CreatedAt)).Append("</td>")
+                    .Append("<td data-label=\"Image\"><a href=\"/admin/items/").Append(itemId).Append("\">Review <code>").Append(itemId).Append("</code></a></td>")
+                    .Append("<td data-label=\"Reason\">").Append(Html.Encode(report.Category)).Append("</td>")
+                    .Append("<td data-label=\"Details\">").Append(Html.Encode(report.Details)).Append("</td>")
+                    .Append("<td data-label=\"Reporter\">").Append(reporter is null ? Html.Encode(report.Reporter) : Html.Encode(reporter)).Append("</td>")
+                    .Append("<td data-label=\"State\">").Append(report.ResolvedAt is null ? "open" : $"resolved: {Html.Encode(report.Resolution)}").Append("</td></tr>");
             }
 
             body.Append("</tbody></table>");
@@ -354,9 +354,9 @@ public static class AdminPages
             {
                 var kind = Html.Encode(entry.Kind);
                 var hash = Html.Encode(entry.Hash);
-                body.Append("<tr><td>").Append(kind).Append("</td><td><code class=\"admin-hash\">").Append(hash).Append("</code></td>")
-                    .Append("<td>").Append(Html.Encode(entry.Action)).Append("</td><td>").Append(Html.Encode(entry.Reason)).Append("</td>")
-                    .Append("<td>").Append(Html.Encode(entry.Source)).Append("</td><td>").Append(Time(entry.CreatedAt)).Append("</td>")
+                body.Append("<tr><td data-label=\"Kind\">").Append(kind).Append("</td><td data-label=\"Hash\"><code class=\"admin-hash\">").Append(hash).Append("</code></td>")
+                    .Append("<td data-label=\"Action\">").Append(Html.Encode(entry.Action)).Append("</td><td data-label=\"Reason\">").Append(Html.Encode(entry.Reason)).Append("</td>")
+                    .Append("<td data-label=\"Source\">").Append(Html.Encode(entry.Source)).Append("</td><td data-label=\"Added\">").Append(Time(entry.CreatedAt)).Append("</td>")
                     .Append("<td><button type=\"button\" class=\"hash-delete danger\" data-kind=\"").Append(kind).Append("\" data-hash=\"").Append(hash)
                     .Append("\" aria-label=\"Delete ").Append(kind).Append(' ').Append(hash).Append("\">Delete</button></td></tr>");
             }
@@ -397,10 +397,10 @@ public static class AdminPages
             {
                 var id = Html.Encode(account.Id);
                 var name = Html.Encode(account.Name);
-                body.Append("<tr id=\"account-").Append(id).Append("\"><td>").Append(name).Append("</td><td>").Append(Html.Encode(account.Role)).Append("</td>")
-                    .Append("<td>").Append(Time(account.CreatedAt)).Append("</td>")
-                    .Append("<td class=\"account-banned\">").Append(account.Banned ? "yes" : "no").Append("</td>")
-                    .Append("<td>").Append(account.ItemCount.ToString(CultureInfo.InvariantCulture)).Append("</td><td>");
+                body.Append("<tr id=\"account-").Append(id).Append("\"><td data-label=\"Name\">").Append(name).Append("</td><td data-label=\"Role\">").Append(Html.Encode(account.Role)).Append("</td>")
+                    .Append("<td data-label=\"Created\">").Append(Time(account.CreatedAt)).Append("</td>")
+                    .Append("<td data-label=\"Banned\" class=\"account-banned\">").Append(account.Banned ? "yes" : "no").Append("</td>")
+                    .Append("<td data-label=\"Images\">").Append(account.ItemCount.ToString(CultureInfo.InvariantCulture)).Append("</td><td>");
                 if (account.Role == AccountRoles.Admin || account.Id == me.Id)
                 {
                     body.Append("<span class=\"admin-muted\">admin</span>");
