@@ -55,10 +55,21 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         var page = await SignInAsAdminAsync(site, context, "/admin/hashes");
         var problems = new AdminProblems(page);
 
-        await page.Locator("#hash-csv").FillAsync($"kind,hash,action,reason\nsha256,{Sha256(first)},hold,check first\nsha256,{Sha256(second)},hold,check second\n");
+        await page.Locator("#hash-csv").FillAsync("kind,hash,action,reason\nsha256,not-a-hash,hold,typo\n");
         await page.GetByRole(AriaRole.Button, new() { Name = "Import" }).ClickAsync();
-        await page.Locator("#hash-status", new() { HasText = "Imported 2 entries." }).WaitForAsync();
+        await page.Locator("#hash-status", new() { HasText = "Not imported: Line 2" }).WaitForAsync();
+
+        var spare = Sha256([1, 2, 3]);
+        await page.Locator("#hash-csv").FillAsync($"kind,hash,action,reason\nsha256,{Sha256(first)},hold,check first\nsha256,{Sha256(second)},hold,check second\nsha256,{spare},block,by mistake\n");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Import" }).ClickAsync();
+        await page.Locator("#hash-status", new() { HasText = "Imported 3 entries." }).WaitForAsync();
         Assert.Equal(1, await page.Locator("#hash-entries tr", new() { HasText = Sha256(first) }).CountAsync());
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Delete sha256 {spare}" }).ClickAsync();
+        await page.Locator("#hash-status", new() { HasText = $"Deleted the sha256 entry {spare}." }).WaitForAsync();
+        Assert.Equal(0, await page.Locator("#hash-entries tr", new() { HasText = spare }).CountAsync());
+        await page.ReloadAsync();
+        Assert.Equal(0, await page.Locator("#hash-entries tr", new() { HasText = spare }).CountAsync());
+        Assert.Equal(1, await page.Locator("#hash-entries tr", new() { HasText = Sha256(second) }).CountAsync());
 
         var firstItem = await owner.WaitForScanAsync((await owner.UploadAsync(first)).GetProperty("id").GetString()!);
         var secondItem = await owner.WaitForScanAsync((await owner.UploadAsync(second)).GetProperty("id").GetString()!);
@@ -88,7 +99,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
 
         await page.ReloadAsync();
         await page.Locator(".admin-empty", new() { HasText = "The queue is empty." }).WaitForAsync();
-        problems.AssertNone();
+        problems.AssertNone(expectedFailure: "/api/v1/admin/hashes", status: 400);
     }
 
     [Fact]
@@ -206,12 +217,12 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
             };
         }
 
-        public void AssertNone(string? expectedFailure = null)
+        public void AssertNone(string? expectedFailure = null, int status = 403)
         {
             lock (_seen)
             {
                 var unexpected = _seen
-                    .Where(p => expectedFailure is null || !(p.Location.Contains(expectedFailure, StringComparison.Ordinal) && p.Text.Contains("status of 403", StringComparison.Ordinal)))
+                    .Where(p => expectedFailure is null || !(p.Location.Contains(expectedFailure, StringComparison.Ordinal) && p.Text.Contains($"status of {status}", StringComparison.Ordinal)))
                     .Select(p => $"{p.Text} ({p.Location})")
                     .ToList();
                 Assert.True(unexpected.Count == 0, string.Join(Environment.NewLine, unexpected));
