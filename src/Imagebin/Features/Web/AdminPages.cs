@@ -86,7 +86,7 @@ public static class AdminPages
 
         foreach (var item in queue.Reviews)
         {
-            AppendReview(body, item, headingLevel: 2);
+            AppendReview(body, item);
         }
 
         if (queue.NextCursor is { } next)
@@ -112,19 +112,18 @@ public static class AdminPages
         }
 
         var body = new StringBuilder();
-        AppendReview(body, item, headingLevel: 2);
+        AppendReview(body, item);
         return Page($"Review {item.Item.Id}", "", body.ToString(), site);
     }
 
     /// <summary>One item's card: the picture, what the scan found, the reports, and the decision form.</summary>
-    private static void AppendReview(StringBuilder html, AdminItemDto admin, int headingLevel)
+    private static void AppendReview(StringBuilder html, AdminItemDto admin)
     {
         var item = admin.Item;
         var id = Html.Encode(item.Id);
         var heading = item.Title is { Length: > 0 } title ? title : $"Image {item.Id}";
-        var h = $"h{headingLevel}";
         html.Append("<article class=\"admin-item\" id=\"item-").Append(id).Append("\" aria-labelledby=\"title-").Append(id).Append("\">")
-            .Append('<').Append(h).Append(" id=\"title-").Append(id).Append("\">").Append(Html.Encode(heading)).Append("</").Append(h).Append('>')
+            .Append("<h2 id=\"title-").Append(id).Append("\">").Append(Html.Encode(heading)).Append("</h2>")
             .Append("<div class=\"admin-item-body\"><div class=\"admin-picture\">");
         if (item.ScanState is ScanState.Blocked or ScanState.Rejected)
         {
@@ -160,8 +159,8 @@ public static class AdminPages
         }
 
         html.Append("<dt>Open reports</dt><dd>").Append(admin.OpenReports.ToString(CultureInfo.InvariantCulture)).Append("</dd></dl></div>");
-        AppendEvidence(html, item.ScanEvidence, h, id);
-        AppendReports(html, admin.Reports, h, id);
+        AppendEvidence(html, item.ScanEvidence, id);
+        AppendReports(html, admin.Reports);
         if (admin.Removal is { } removal)
         {
             html.Append("<p>Removed ").Append(Time(removal.RemovedAt)).Append(": ").Append(Html.Encode(removal.Reason)).Append("</p>");
@@ -171,10 +170,9 @@ public static class AdminPages
         html.Append("</article>");
     }
 
-    private static void AppendEvidence(StringBuilder html, IReadOnlyList<StageRecord>? stages, string h, string id)
+    private static void AppendEvidence(StringBuilder html, IReadOnlyList<StageRecord>? stages, string id)
     {
-        var sub = h == "h2" ? "h3" : "h4";
-        html.Append('<').Append(sub).Append(">Scan evidence</").Append(sub).Append('>');
+        html.Append("<h3>Scan evidence</h3>");
         if (stages is not { Count: > 0 })
         {
             html.Append("<p>No scan has recorded anything yet.</p>");
@@ -220,10 +218,9 @@ public static class AdminPages
         _ => stage,
     };
 
-    private static void AppendReports(StringBuilder html, IReadOnlyList<ReportDto> reports, string h, string id)
+    private static void AppendReports(StringBuilder html, IReadOnlyList<ReportDto> reports)
     {
-        var sub = h == "h2" ? "h3" : "h4";
-        html.Append('<').Append(sub).Append(">Reports (").Append(reports.Count.ToString(CultureInfo.InvariantCulture)).Append(")</").Append(sub).Append('>');
+        html.Append("<h3>Reports (").Append(reports.Count.ToString(CultureInfo.InvariantCulture)).Append(")</h3>");
         if (reports.Count == 0)
         {
             html.Append("<p>No reports.</p>");
