@@ -65,6 +65,7 @@ if (roles.HasRole("api"))
     app.MapReportPage();
     app.MapDashboardPage();
     app.MapAccountPage();
+    app.MapAdminPages();
     app.MapAgentCard();
     app.MapLlmsTxt();
     app.MapRobotsTxt();

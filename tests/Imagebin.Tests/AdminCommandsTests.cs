@@ -71,6 +71,34 @@ public sealed class AdminCommandsTests
         Assert.Equal(HttpStatusCode.OK, (await app.ClientWithKey(LastLine(output)).GetAsync("/api/v1/admin/reviews")).StatusCode);
     }
 
+    [Fact]
+    public async Task AccountsBan_RefusesTheKeys_AndUnbanRestoresThem_WithAReasonInTheAuditTrail()
+    {
+        await using var app = new ImagebinApp(settings: NoWorker);
+        var key = app.ClientWithKey(await app.CreateKeyAsync("mallory"));
+        Assert.Equal(0, (await RunAsync(app, "accounts", "create", "root", "--admin", "--password", "a long password")).Code);
+
+        var noReason = await RunAsync(app, "accounts", "ban", "mallory");
+        Assert.NotEqual(0, noReason.Code);
+        Assert.Contains("'reason' is required", noReason.Errors);
+        Assert.NotEqual(0, (await RunAsync(app, "accounts", "ban", "root", "--reason", "no")).Code);
+        Assert.NotEqual(0, (await RunAsync(app, "accounts", "ban", "nobody", "--reason", "no")).Code);
+
+        var (code, output, _) = await RunAsync(app, "accounts", "ban", "mallory", "--reason", "spam uploads");
+        Assert.Equal(0, code);
+        Assert.Contains("is banned", LastLine(output));
+        await (await key.GetAsync("/api/v1/account/items")).AssertErrorAsync(403, "account_banned");
+
+        Assert.Equal(0, (await RunAsync(app, "accounts", "unban", "mallory", "--reason", "appeal accepted")).Code);
+        Assert.Equal(HttpStatusCode.OK, (await key.GetAsync("/api/v1/account/items")).StatusCode);
+        await using var scope = app.Services.CreateAsyncScope();
+        var events = await scope.ServiceProvider.GetRequiredService<Imagebin.Data.ImagebinDb>().AuditEvents
+            .Where(e => e.Action.StartsWith("account.")).OrderBy(e => e.Id).ToListAsync();
+        Assert.Equal(["account.ban", "account.unban"], events.Select(e => e.Action));
+        Assert.All(events, e => Assert.Null(e.ActorId));
+        Assert.Contains("spam uploads", events[0].Detail);
+    }
+
     [Theory, Backends]
     public async Task AccountsCreate_WithoutPassword_PrintsAOneTimePassword(Backend backend)
     {

@@ -22,6 +22,9 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(HashImportResultDto))]
 [JsonSerializable(typeof(ReviewDecisionRequest))]
 [JsonSerializable(typeof(ReportRequest))]
+[JsonSerializable(typeof(AdminAccountDto))]
+[JsonSerializable(typeof(AdminAccountListDto))]
+[JsonSerializable(typeof(AccountBanRequest))]
 // API keys and protected-resource metadata (issue 6).
 [JsonSerializable(typeof(ApiKeyListDto))]
 [JsonSerializable(typeof(CreatedApiKeyDto))]

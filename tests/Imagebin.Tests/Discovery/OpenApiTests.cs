@@ -27,7 +27,7 @@ public sealed partial class OpenApiTests
         "GET /dashboard", "GET /account", "POST /account/sharex",
     ];
 
-    private static readonly string[] ExcludedPrefixes = ["/mcp", "/docs", "/guide", "/privacy", "/terms", "/abuse", "/llms.txt", "/robots.txt"];
+    private static readonly string[] ExcludedPrefixes = ["/mcp", "/docs", "/guide", "/privacy", "/terms", "/abuse", "/llms.txt", "/robots.txt", "/admin"];
 
     [Fact]
     public async Task Document_IsOpenApi31_AndIsWrittenForTheValidator()

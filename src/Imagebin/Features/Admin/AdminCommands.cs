@@ -4,7 +4,7 @@ using Imagebin.Features.Accounts;
 namespace Imagebin.Features.Admin;
 
 /// <summary>
-/// Admin commands run through the same binary (DESIGN.md §3): <c>accounts create</c>, <c>keys create</c>, <c>keys revoke</c>.
+/// Admin commands run through the same binary (DESIGN.md §3): <c>accounts create</c>, <c>accounts ban</c>/<c>unban</c>, <c>keys create</c>, <c>keys revoke</c>.
 /// Each prints its result on the last line of stdout and exits non-zero on error.
 /// </summary>
 public static class AdminCommands
@@ -12,6 +12,8 @@ public static class AdminCommands
     public const string Usage = """
         Usage:
           accounts create <name> [--admin] [--password PW]
+          accounts ban <name> --reason TEXT
+          accounts unban <name> --reason TEXT
           keys create --account <name> --scopes image:create,image:read,image:delete[,admin] [--audience URL] [--expires 30d]
           keys revoke <key-id>
           migrate
@@ -58,6 +60,23 @@ public static class AdminCommands
                         .CreateAsync(name, options.Flags.Contains("admin"), options.Get("password"), CancellationToken.None);
                     output.WriteLine($"Created {created.Account.Role} account '{created.Account.Name}' ({created.Account.Id}).");
                     output.WriteLine(created.OneTimePassword is null ? "The account signs in with the password given." : $"One-time password: {created.OneTimePassword}");
+                    return 0;
+                }
+
+                case ("accounts", "ban" or "unban"):
+                {
+                    var verb = args[1];
+                    var name = options.Positional.SingleOrDefault() ?? throw new ArgumentException($"Name the account: accounts {verb} <name> --reason TEXT.");
+                    var account = await scope.ServiceProvider.GetRequiredService<AccountService>().FindByNameAsync(name, CancellationToken.None)
+                        ?? throw new ArgumentException($"No account named '{name}'.");
+                    var (changed, error) = await scope.ServiceProvider.GetRequiredService<Moderation.AccountBans>()
+                        .SetBannedAsync(account.Id, verb == "ban", new Moderation.AccountBanRequest { Reason = options.Get("reason") }, actorId: null, CancellationToken.None);
+                    if (error is not null)
+                    {
+                        throw new ArgumentException(error.Detail);
+                    }
+
+                    output.WriteLine($"Account '{changed!.Name}' ({changed.Id}) is {(changed.Banned ? "banned: its keys are refused and its sessions ended" : "not banned")}.");
                     return 0;
                 }
 

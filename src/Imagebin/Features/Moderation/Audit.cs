@@ -4,7 +4,7 @@ using Imagebin.Infrastructure;
 
 namespace Imagebin.Features.Moderation;
 
-/// <summary>The audit trail: every moderation decision, report, list change and removal, with who and when.</summary>
+/// <summary>The audit trail: every moderation decision, report, list change, removal and ban, with who and when.</summary>
 public static class Audit
 {
     public const string ReviewApprove = "review.approve";
@@ -13,6 +13,8 @@ public static class Audit
     public const string ReportsHid = "reports.hid";
     public const string HashListImport = "hash_list.import";
     public const string HashListDelete = "hash_list.delete";
+    public const string AccountBan = "account.ban";
+    public const string AccountUnban = "account.unban";
 
     /// <summary>Adds an event in the caller's unit of work.</summary>
     public static void Record(ImagebinDb db, long at, string? actorId, string action, string? itemId, Dictionary<string, string>? detail = null) =>

@@ -4,6 +4,7 @@ using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Features.Items;
 using Imagebin.Infrastructure;
+using Imagebin.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -29,11 +30,21 @@ public static class ModerationApi
         admin.MapPost("/reviews/{itemId}", DecideAsync).WithSummary("Approve or remove an item")
             .DocumentsBody<ReviewDecisionRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
         admin.MapGet("/items/{itemId}", DescribeAsync).WithSummary("An item as moderators see it").ProducesErrors(ErrorCodes.NotFound);
+        admin.MapGet("/items/{itemId}/file", ServeFileAsync).WithSummary("An item's bytes for moderators, whatever its state")
+            .WithDescription("For the review page: held and pending items are not served on their direct URL to anyone but the owner. Never cached; not for blocked or rejected files.")
+            .Produces<byte[]>(StatusCodes.Status200OK, "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif").ProducesErrors(ErrorCodes.NotFound);
         admin.MapGet("/reports", ListReportsAsync).WithSummary("Abuse reports, newest first (at most 500)").ProducesErrors(ErrorCodes.InvalidRequest);
         admin.MapGet("/hashes", ExportHashesAsync).WithSummary("Export the hash lists as CSV").Produces<string>(StatusCodes.Status200OK, "text/csv");
         admin.MapPost("/hashes", ImportHashesAsync).WithSummary("Import hash list entries (CSV: kind,hash,action,reason)")
             .DocumentsBody<string, RouteHandlerBuilder>("text/csv").ProducesErrors(ErrorCodes.UnsupportedMediaType, ErrorCodes.RequestTooLarge, ErrorCodes.InvalidRequest);
         admin.MapDelete("/hashes/{kind}/{hash}", DeleteHashAsync).WithSummary("Delete a hash list entry").ProducesErrors(ErrorCodes.NotFound);
+        admin.MapGet("/accounts", ListAccountsAsync).WithSummary("Accounts, newest first, optionally by name").ProducesErrors(ErrorCodes.InvalidRequest);
+        admin.MapPost("/accounts/{accountId}/ban", BanAsync).WithSummary("Ban an account")
+            .WithDescription("Its keys and tokens are refused (account_banned) and its browser sessions end; its items stay. Not for admin accounts or yourself.")
+            .DocumentsBody<AccountBanRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
+        admin.MapPost("/accounts/{accountId}/unban", UnbanAsync).WithSummary("Unban an account")
+            .WithDescription("Its keys work again; sessions the ban ended stay ended.")
+            .DocumentsBody<AccountBanRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
         admin.MapGet("/audit", ListAuditAsync).WithSummary("The audit log, newest first").ProducesErrors(ErrorCodes.InvalidRequest);
         return app;
     }
@@ -99,6 +110,75 @@ public static class ModerationApi
 
     private static async Task<Results<Ok<AdminItemDto>, ApiError>> DescribeAsync(string itemId, Reviews reviews, CancellationToken cancellationToken) =>
         await reviews.DescribeAsync(itemId, cancellationToken) is { } item ? TypedResults.Ok(item) : new ApiError(ErrorCodes.NotFound, "No such image.");
+
+    /// <summary>
+    /// The original bytes, so a moderator can judge a held item: its direct URL answers only its owner until it passes.
+    /// Files the scanner blocked (malware, a block list) or could not decode are not handed out again, even here.
+    /// </summary>
+    private static async Task<Results<FileStreamHttpResult, ApiError>> ServeFileAsync(
+        string itemId, HttpContext context, ImagebinDb db, IBlobStore store, CancellationToken cancellationToken)
+    {
+        var item = await db.Items.AsNoTracking().Where(i => i.Id == itemId)
+            .Select(i => new { i.BlobSha256, i.ContentType, i.ScanState }).FirstOrDefaultAsync(cancellationToken);
+        var key = item is null ? null : BlobKeys.ForSha256(item.BlobSha256);
+        if (item is null || item.ScanState is ScanState.Blocked or ScanState.Rejected || !await store.ExistsAsync(key!, cancellationToken))
+        {
+            return new ApiError(ErrorCodes.NotFound, "No such image, or its file is not shown.");
+        }
+
+        context.Response.Headers.CacheControl = "private, no-store";
+        context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; sandbox";
+        return TypedResults.Stream(await store.OpenReadAsync(key!, 0, null, cancellationToken), item.ContentType);
+    }
+
+    private static async Task<Results<Ok<AdminAccountListDto>, ApiError>> ListAccountsAsync(
+        AccountBans bans, [FromQuery] string? q, [FromQuery] string? limit, [FromQuery] string? cursor, CancellationToken cancellationToken)
+    {
+        var pageSize = ItemsApi.DefaultPageSize;
+        if (limit is not null && !(int.TryParse(limit, out pageSize) && pageSize is >= 1 and <= ItemsApi.MaxPageSize))
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, $"'limit' must be a whole number from 1 to {ItemsApi.MaxPageSize}.");
+        }
+
+        if (q?.Trim() is { Length: > AccountBans.MaxQuery })
+        {
+            return new ApiError(ErrorCodes.InvalidRequest, $"'q' is limited to {AccountBans.MaxQuery} characters.");
+        }
+
+        ListCursor.Position? after = null;
+        if (cursor is not null)
+        {
+            if (!ListCursor.TryDecode(cursor, out var position))
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, "'cursor' is not a cursor this server issued.");
+            }
+
+            after = position;
+        }
+
+        return TypedResults.Ok(await bans.ListAsync(q?.Trim(), pageSize, after, cancellationToken));
+    }
+
+    private static Task<Results<Ok<AdminAccountDto>, ApiError>> BanAsync(
+        string accountId, HttpRequest request, ClaimsPrincipal user, AccountBans bans, CancellationToken cancellationToken) =>
+        SetBannedAsync(accountId, banned: true, request, user, bans, cancellationToken);
+
+    private static Task<Results<Ok<AdminAccountDto>, ApiError>> UnbanAsync(
+        string accountId, HttpRequest request, ClaimsPrincipal user, AccountBans bans, CancellationToken cancellationToken) =>
+        SetBannedAsync(accountId, banned: false, request, user, bans, cancellationToken);
+
+    private static async Task<Results<Ok<AdminAccountDto>, ApiError>> SetBannedAsync(
+        string accountId, bool banned, HttpRequest request, ClaimsPrincipal user, AccountBans bans, CancellationToken cancellationToken)
+    {
+        var (body, error) = await RequestBodies.ReadJsonAsync(request, ImagebinJson.Default.AccountBanRequest, MaxJsonBody, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var (account, failure) = await bans.SetBannedAsync(accountId, banned, body!, user.AccountId()!, cancellationToken);
+        return failure is not null ? failure : TypedResults.Ok(account!);
+    }
 
     private static async Task<Results<Ok<ReportListDto>, ApiError>> ListReportsAsync(
         ImagebinDb db, [FromQuery(Name = "item_id")] string? itemId, [FromQuery(Name = "open")] string? open, CancellationToken cancellationToken)

@@ -14,6 +14,7 @@ public static class ModerationSetup
         services.AddSingleton<NsfwClassifier>();
         services.AddScoped<Reviews>();
         services.AddScoped<Reports>();
+        services.AddScoped<AccountBans>();
         services.AddSingleton<IJobHandler, ScanJob>();
         return builder;
     }
