@@ -18,14 +18,14 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
 {
     private const string Password = "correct horse battery";
 
-    private static async Task<HttpClient> KeyClientAsync(AdminSite site, string account)
+    private static async Task<HttpClient> KeyClientAsync(LiveSite site, string account)
     {
         var client = new HttpClient { BaseAddress = new Uri(site.BaseUrl) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await site.App.CreateKeyAsync(account));
         return client;
     }
 
-    private static async Task<IPage> SignInAsAdminAsync(AdminSite site, IBrowserContext context, string returnUrl)
+    private static async Task<IPage> SignInAsAdminAsync(LiveSite site, IBrowserContext context, string returnUrl)
     {
         await using (var scope = site.App.Services.CreateAsyncScope())
         {
@@ -46,7 +46,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
     [Fact]
     public async Task Moderator_ImportsAHoldList_ApprovesOneHeldImage_AndRemovesAnother()
     {
-        await using var site = AdminSite.Start();
+        await using var site = LiveSite.Start();
         using var owner = await KeyClientAsync(site, "alice");
         using var anonymous = new HttpClient { BaseAddress = new Uri(site.BaseUrl) };
         var first = TestImages.Jpeg(64, 48, seed: 41);
@@ -105,7 +105,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
     [Fact]
     public async Task Moderator_BansAnAccount_ItsKeyIsRefused_ThenUnbansIt()
     {
-        await using var site = AdminSite.Start();
+        await using var site = LiveSite.Start();
         using var mallory = await KeyClientAsync(site, "mallory");
         await using var context = await chromium.NewContextAsync(360, 740);
         var page = await SignInAsAdminAsync(site, context, "/admin/accounts");
@@ -137,7 +137,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
     [Fact]
     public async Task TamperedAntiForgeryToken_IsRefusedAsBadOrigin_AndChangesNothing()
     {
-        await using var site = AdminSite.Start();
+        await using var site = LiveSite.Start();
         using var mallory = await KeyClientAsync(site, "mallory");
         await using var context = await chromium.NewContextAsync();
         var page = await SignInAsAdminAsync(site, context, "/admin/accounts?q=mallory");
@@ -152,43 +152,6 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         Assert.Equal("no", await row.Locator(".account-banned").InnerTextAsync());
         Assert.Equal(HttpStatusCode.OK, (await mallory.GetAsync("/api/v1/account/items")).StatusCode);
         problems.AssertNone(expectedFailure: "/ban");
-    }
-
-    /// <summary>
-    /// Kestrel on a loopback port that is also the site's public base (unlike <see cref="LiveSite"/>, whose public base is
-    /// http://localhost): the session's writes are refused unless they come from the public base's origin.
-    /// </summary>
-    private sealed class AdminSite : IAsyncDisposable
-    {
-        private AdminSite(ImagebinApp app, string baseUrl)
-        {
-            App = app;
-            BaseUrl = baseUrl;
-        }
-
-        public ImagebinApp App { get; }
-
-        public string BaseUrl { get; }
-
-        public static AdminSite Start()
-        {
-            int port;
-            using (var probe = new TcpListener(IPAddress.Loopback, 0))
-            {
-                probe.Start();
-                port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            }
-
-            var baseUrl = $"http://127.0.0.1:{port}";
-            var app = new ImagebinApp(settings: new() { ["Imagebin:PublicBaseUrl"] = baseUrl });
-            app.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
-            app.StartServer();
-            return new AdminSite(app, baseUrl);
-        }
-
-        public string Url(string path) => BaseUrl + path;
-
-        public ValueTask DisposeAsync() => App.DisposeAsync();
     }
 
     /// <summary>Console errors and warnings (CSP violations among them) and uncaught exceptions, but for one expected refused request.</summary>

@@ -77,7 +77,8 @@ public sealed class Chromium : IAsyncLifetime
 
 /// <summary>
 /// An Imagebin on the embedded backend served by Kestrel on a free loopback port, for a browser (the in-memory
-/// TestServer of <see cref="ImagebinApp"/> has no socket).
+/// TestServer of <see cref="ImagebinApp"/> has no socket). Its public base URL is that address, so every link it writes
+/// points back at it, and its pages' API calls are same-origin as the session rules require.
 /// </summary>
 public sealed class LiveSite : IAsyncDisposable
 {
@@ -89,16 +90,45 @@ public sealed class LiveSite : IAsyncDisposable
 
     public ImagebinApp App { get; }
 
-    /// <summary>The site's origin, <c>http://127.0.0.1:PORT</c>, without a trailing slash.</summary>
+    /// <summary>The site's origin, <c>http://127.0.0.1:PORT</c>, without a trailing slash; also its public base URL.</summary>
     public string BaseUrl { get; }
 
     public static LiveSite Start(Dictionary<string, string?>? settings = null)
     {
-        var app = new ImagebinApp(settings: settings);
-        app.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        // The port must be known before the app is built, to be its public base: taken from the system, then released.
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var baseUrl = $"http://127.0.0.1:{port}";
+        var app = new ImagebinApp(settings: new Dictionary<string, string?>(settings ?? []) { ["Imagebin:PublicBaseUrl"] = baseUrl });
+        app.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         app.StartServer();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new LiveSite(app, address.TrimEnd('/'));
+        return new LiveSite(app, baseUrl);
+    }
+
+    /// <summary>Creates the account (an admin if asked) and signs it in through the form in <paramref name="context"/>.</summary>
+    public async Task SignInAsync(IBrowserContext context, string account = "alice", bool admin = false, string password = "correct horse battery")
+    {
+        await using (var scope = App.Services.CreateAsyncScope())
+        {
+            var accounts = scope.ServiceProvider.GetRequiredService<Imagebin.Features.Accounts.AccountService>();
+            if (await accounts.FindByNameAsync(account, CancellationToken.None) is null)
+            {
+                await accounts.CreateAsync(account, admin, password, CancellationToken.None);
+            }
+        }
+
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(Url("/account/signin"));
+        await page.Locator("#name").FillAsync(account);
+        await page.Locator("#password").FillAsync(password);
+        await page.Locator("main button[type=submit]").ClickAsync();
+        await page.WaitForURLAsync(Url("/dashboard"));
+        await page.CloseAsync();
     }
 
     public string Url(string path) => BaseUrl + path;

@@ -194,25 +194,24 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
 }
 
 /// <summary>
-/// A live site whose public base is its own loopback address (so the page's API calls are same-origin and its images
-/// load), an account signed in through the form in a fresh Chromium context, and a key of that account for checks.
+/// A <see cref="LiveSite"/> with an account signed in through the form in a fresh Chromium context, and a key of that
+/// account for checks.
 /// </summary>
 internal sealed class SignedInOwner : IAsyncDisposable
 {
-    public const string Password = "correct horse battery";
-
-    private SignedInOwner(ImagebinApp app, string baseUrl, IBrowserContext context, HttpClient api)
+    private SignedInOwner(LiveSite site, IBrowserContext context, HttpClient api)
     {
-        App = app;
-        BaseUrl = baseUrl;
+        Site = site;
         Context = context;
         Api = api;
     }
 
-    public ImagebinApp App { get; }
+    public LiveSite Site { get; }
+
+    public ImagebinApp App => Site.App;
 
     /// <summary>The site's origin, <c>http://127.0.0.1:PORT</c>, which is also its public base URL.</summary>
-    public string BaseUrl { get; }
+    public string BaseUrl => Site.BaseUrl;
 
     public IBrowserContext Context { get; }
 
@@ -221,35 +220,16 @@ internal sealed class SignedInOwner : IAsyncDisposable
 
     public BrowserProblems Problems { get; private set; } = new();
 
-    public string Url(string path) => BaseUrl + path;
+    public string Url(string path) => Site.Url(path);
 
     public static async Task<SignedInOwner> StartAsync(Chromium chromium, string account = "alice", int width = 1280, int height = 800)
     {
-        // LiveSite's public base is http://localhost while it listens on another port; here the page's API calls must be
-        // same-origin (BrowserSessions) and its images come from the direct host, so the public base is the listen address.
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
-        var baseUrl = $"http://127.0.0.1:{port}";
-        var app = new ImagebinApp(settings: new() { ["Imagebin:PublicBaseUrl"] = baseUrl });
-        app.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
-        app.StartServer();
-        var key = await app.CreateKeyAsync(account);
-        var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
-        api.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        var site = LiveSite.Start();
+        var api = new HttpClient { BaseAddress = new Uri(site.BaseUrl) };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", await site.App.CreateKeyAsync(account));
         var context = await chromium.NewContextAsync(width, height);
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"{baseUrl}/account/signin");
-        await page.Locator("#name").FillAsync(account);
-        await page.Locator("#password").FillAsync(Password);
-        await page.Locator("main button[type=submit]").ClickAsync();
-        await page.WaitForURLAsync($"{baseUrl}/dashboard");
-        await page.CloseAsync();
-        return new SignedInOwner(app, baseUrl, context, api);
+        await site.SignInAsync(context, account);
+        return new SignedInOwner(site, context, api);
     }
 
     /// <summary>A new page at <paramref name="path"/>, watched for console errors, once its script has run.</summary>
@@ -274,7 +254,7 @@ internal sealed class SignedInOwner : IAsyncDisposable
     {
         Api.Dispose();
         await Context.DisposeAsync();
-        await App.DisposeAsync();
+        await Site.DisposeAsync();
     }
 }
 

@@ -21,7 +21,7 @@ public sealed class DeleteLinkTests(Chromium chromium) : IClassFixture<Chromium>
         var item = await UploadAnonymouslyAsync(http);
         var id = item.GetProperty("id").GetString()!;
         var deleteUrl = item.GetProperty("delete_url").GetString()!;
-        Assert.StartsWith($"{ImagebinApp.BaseUrl}/delete/{id}#token=", deleteUrl);
+        Assert.StartsWith($"{site.BaseUrl}/delete/{id}#token=", deleteUrl);
         await using var context = await chromium.NewContextAsync();
         var page = await context.NewPageAsync();
         var problems = new SeenProblems(page);

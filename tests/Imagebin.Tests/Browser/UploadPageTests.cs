@@ -34,7 +34,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task SignedIn_DropsTwoFiles_SeesBothProgressBarsFull_CopiesMarkdown_AndTheViewPageShowsTheImage()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         await context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"], new() { Origin = site.BaseUrl });
@@ -74,7 +74,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task SignedIn_PastesAnImage_AndGetsALink_OnA360PixelPhone()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var (context, page, problems) = await OpenAsync(width: 360, height: 740);
         await using var disposeContext = context;
         await SignInAsync(site, page, "pia");
@@ -100,7 +100,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task Anonymous_UploadSolvesTheChallenge_AndItsDeleteLinkWorks()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         await page.GotoAsync(site.Url("/"));
@@ -138,9 +138,44 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     }
 
     [Fact]
+    public async Task Anonymous_WithTurnstileConfigured_SendsTheWidgetsToken_InsteadOfSolvingAChallenge()
+    {
+        // Cloudflare cannot be reached from here: its widget script is replaced by one whose widget is already passed, and
+        // siteverify by a stand-in on loopback that the server's real client calls.
+        await using var siteverify = await SiteverifyStandIn.StartAsync(hostname: "127.0.0.1");
+        await using var site = LiveSite.Start(siteverify.Settings());
+        var (context, page, problems) = await OpenAsync();
+        await using var disposeContext = context;
+        var widgetScripts = 0;
+        await page.RouteAsync("https://challenges.cloudflare.com/**", route =>
+        {
+            widgetScripts++;
+            return route.FulfillAsync(new()
+            {
+                Status = 200,
+                ContentType = "text/javascript",
+                Body = "window.turnstile = { getResponse: () => 'good', reset: () => { window.turnstileResets = (window.turnstileResets || 0) + 1; } };",
+            });
+        });
+        var challenges = 0;
+        page.Request += (_, request) => challenges += request.Url.EndsWith("/api/v1/uploads/challenge", StringComparison.Ordinal) ? 1 : 0;
+        await page.GotoAsync(site.Url("/"));
+        await page.Locator("#drop-zone").WaitForAsync();
+
+        await page.Locator("#upload-files").SetInputFilesAsync(new FilePayload { Name = "anon.png", MimeType = "image/png", Buffer = TestImages.Png(50, 40, seed: 9) });
+
+        await page.Locator(".upload-row .share-delete").WaitForAsync();
+        Assert.Equal(1, widgetScripts);
+        Assert.Equal(0, challenges);
+        Assert.Equal("good", Assert.Single(siteverify.Calls)["response"]);
+        Assert.Equal(1, await page.EvaluateAsync<int>("() => window.turnstileResets"));
+        problems.AssertNone();
+    }
+
+    [Fact]
     public async Task KeyboardOnly_TabsToThePicker_OpensItWithSpace_AndUploads()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         await SignInAsync(site, page, "kai");
@@ -164,7 +199,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task BadInput_APdfAndOverLimitFiles_ShowClearMessages_AndStoreNothing()
     {
-        await using var site = SameOriginSite.Start(new() { ["Uploads:Anonymous:MaxBytes"] = "20000", ["Uploads:Anonymous:DifficultyBits"] = "8" });
+        await using var site = LiveSite.Start(new() { ["Uploads:Anonymous:MaxBytes"] = "20000", ["Uploads:Anonymous:DifficultyBits"] = "8" });
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         var posts = new List<string>();
@@ -207,7 +242,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task OverLimit_WhenThePageDoesNotCatchIt_TheServers413IsShown_AndNothingIsStored()
     {
-        await using var site = SameOriginSite.Start(new() { ["Uploads:Anonymous:MaxBytes"] = "20000", ["Uploads:Anonymous:DifficultyBits"] = "8" });
+        await using var site = LiveSite.Start(new() { ["Uploads:Anonymous:MaxBytes"] = "20000", ["Uploads:Anonymous:DifficultyBits"] = "8" });
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         // An old or tampered page that states a higher limit than the server's.
@@ -232,7 +267,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task SignedIn_A100MegabyteFile_IsRefusedByThePageBeforeSending_AndNothingIsStored()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var path = Path.Combine(site.App.DataDir, "huge.png");
         await using (var file = File.Create(path))
         {
@@ -260,7 +295,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task SignedIn_WithATamperedCsrfToken_ShowsTheBadOriginMessage_AndStoresNothing()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         await SignInAsync(site, page, "tom");
@@ -279,7 +314,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task PageSha256_AgreesWithDotNet_AndWithTheTestsSolver()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         var (context, page, problems) = await OpenAsync();
         await using var disposeContext = context;
         await page.GotoAsync(site.Url("/"));
@@ -303,7 +338,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
     [Fact]
     public async Task WithoutJavaScript_ThePageSaysUploadNeedsIt_AndTheGalleryWorks()
     {
-        await using var site = SameOriginSite.Start();
+        await using var site = LiveSite.Start();
         await using (var scope = site.App.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
@@ -330,7 +365,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         return (context, page, new UploadProblems(page));
     }
 
-    private static async Task SignInAsync(SameOriginSite site, IPage page, string name)
+    private static async Task SignInAsync(LiveSite site, IPage page, string name)
     {
         await using (var scope = site.App.Services.CreateAsyncScope())
         {
@@ -344,13 +379,13 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         await page.WaitForURLAsync(site.Url("/"));
     }
 
-    private static async Task<int> CountItemsAsync(SameOriginSite site)
+    private static async Task<int> CountItemsAsync(LiveSite site)
     {
         await using var scope = site.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<ImagebinDb>().Items.CountAsync();
     }
 
-    private static async Task WaitForScanAsync(SameOriginSite site, string id)
+    private static async Task WaitForScanAsync(LiveSite site, string id)
     {
         var deadline = DateTime.UtcNow + Chromium.Timeout;
         while (true)
@@ -369,7 +404,7 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         }
     }
 
-    private static async Task AssertNothingStoredAsync(SameOriginSite site)
+    private static async Task AssertNothingStoredAsync(LiveSite site)
     {
         Assert.Equal(0, await CountItemsAsync(site));
         Assert.Empty(site.App.BlobFiles());
@@ -410,40 +445,5 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
                 Assert.True(unexpected.Count == 0, string.Join(Environment.NewLine, unexpected));
             }
         }
-    }
-
-    /// <summary>
-    /// <see cref="LiveSite"/> whose configured public origin is the loopback address it listens on, as in production: the
-    /// API refuses a signed-in page's write whose Origin is not the site's (BrowserSessions), and the links it hands out
-    /// must load in the browser.
-    /// </summary>
-    private sealed class SameOriginSite : IAsyncDisposable
-    {
-        private SameOriginSite(ImagebinApp app, string baseUrl)
-        {
-            App = app;
-            BaseUrl = baseUrl;
-        }
-
-        public ImagebinApp App { get; }
-
-        public string BaseUrl { get; }
-
-        public static SameOriginSite Start(Dictionary<string, string?>? settings = null)
-        {
-            using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            var baseUrl = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
-            var app = new ImagebinApp(settings: new Dictionary<string, string?>(settings ?? []) { ["Imagebin:PublicBaseUrl"] = baseUrl });
-            app.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
-            app.StartServer();
-            return new SameOriginSite(app, baseUrl);
-        }
-
-        public string Url(string path) => BaseUrl + path;
-
-        public ValueTask DisposeAsync() => App.DisposeAsync();
     }
 }

@@ -22,37 +22,13 @@ namespace Imagebin.Tests.Items;
 /// </summary>
 public sealed class TurnstileTests : IAsyncLifetime
 {
-    private const string Secret = "0x4AAAAAAA-test-secret";
+    private const string Secret = SiteverifyStandIn.Secret;
 
-    private WebApplication? _siteverify;
-    private string _verifyUrl = "";
+    private SiteverifyStandIn? _siteverify;
 
-    /// <summary>The forms siteverify received.</summary>
-    private readonly ConcurrentQueue<Dictionary<string, string>> _calls = new();
+    private ConcurrentQueue<Dictionary<string, string>> _calls => _siteverify!.Calls;
 
-    public async ValueTask InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        _siteverify = builder.Build();
-        _siteverify.MapPost("/turnstile/v0/siteverify", async (HttpRequest request) =>
-        {
-            var form = await request.ReadFormAsync();
-            _calls.Enqueue(form.ToDictionary(f => f.Key, f => f.Value.ToString()));
-            var ok = form["secret"] == Secret;
-            return form["response"].ToString() switch
-            {
-                "good" when ok => Results.Json(new { success = true, hostname = "localhost", action = "upload" }),
-                "other-site" when ok => Results.Json(new { success = true, hostname = "evil.example" }),
-                "teapot" => Results.StatusCode(500),
-                _ => Results.Json(new Dictionary<string, object> { ["success"] = false, ["error-codes"] = new[] { "timeout-or-duplicate" } }),
-            };
-        });
-        await _siteverify.StartAsync();
-        var address = _siteverify.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        _verifyUrl = address.TrimEnd('/') + "/turnstile/v0/siteverify";
-    }
+    public async ValueTask InitializeAsync() => _siteverify = await SiteverifyStandIn.StartAsync();
 
     public async ValueTask DisposeAsync()
     {
@@ -62,12 +38,7 @@ public sealed class TurnstileTests : IAsyncLifetime
         }
     }
 
-    private ImagebinApp App(string? verifyUrl = null) => new(settings: new Dictionary<string, string?>
-    {
-        ["Challenge:Turnstile:SiteKey"] = "0x4AAAAAAA-site-key",
-        ["Challenge:Turnstile:Secret"] = Secret,
-        ["Challenge:Turnstile:VerifyUrl"] = verifyUrl ?? _verifyUrl,
-    });
+    private ImagebinApp App(string? verifyUrl = null) => new(settings: _siteverify!.Settings(verifyUrl is null ? null : new() { ["Challenge:Turnstile:VerifyUrl"] = verifyUrl }));
 
     private static Task<HttpResponseMessage> UploadAsync(ImagebinApp app, string? token, Action<HttpRequestMessage>? configure = null)
     {
@@ -153,5 +124,41 @@ public sealed class TurnstileTests : IAsyncLifetime
 
         await response.AssertErrorAsync(403, ErrorCodes.TurnstileFailed);
         Assert.Empty(_calls);
+    }
+
+    [Fact]
+    public async Task HomePage_ShowsTheWidget_ToVisitorsWithoutAnAccount_AndAllowsOnlyCloudflaresOrigin()
+    {
+        await using var app = App();
+        using var anonymous = app.Anonymous();
+        using var browser = await SignedInBrowser.SignInAsync(app, "olga");
+
+        using var visitorPage = await anonymous.GetAsync("/");
+        using var memberPage = await browser.Client.GetAsync("/");
+        var visitorHtml = await visitorPage.Content.ReadAsStringAsync();
+        var memberHtml = await memberPage.Content.ReadAsStringAsync();
+        var visitorPolicy = visitorPage.Headers.GetValues("Content-Security-Policy").Single();
+        var memberPolicy = memberPage.Headers.GetValues("Content-Security-Policy").Single();
+
+        Assert.Contains($"<div class=\"cf-turnstile\" data-sitekey=\"{SiteverifyStandIn.SiteKey}\"></div>", visitorHtml);
+        Assert.Contains("data-turnstile=\"true\"", visitorHtml);
+        Assert.Contains("<script src=\"https://challenges.cloudflare.com/turnstile/v0/api.js\" defer></script>", visitorHtml);
+        Assert.Contains("script-src 'self' https://challenges.cloudflare.com;", visitorPolicy);
+        Assert.Contains("frame-src https://challenges.cloudflare.com;", visitorPolicy);
+        Assert.DoesNotContain("unsafe", visitorPolicy);
+        Assert.DoesNotContain("cf-turnstile", memberHtml);
+        Assert.DoesNotContain("cloudflare", memberPolicy);
+    }
+
+    [Fact]
+    public async Task HomePage_WithoutTurnstile_LoadsNothingFromCloudflare()
+    {
+        await using var app = new ImagebinApp();
+
+        using var page = await app.Anonymous().GetAsync("/");
+        var html = await page.Content.ReadAsStringAsync();
+
+        Assert.DoesNotContain("cf-turnstile", html);
+        Assert.DoesNotContain("cloudflare", page.Headers.GetValues("Content-Security-Policy").Single());
     }
 }
