@@ -83,7 +83,7 @@ public sealed class AccountPageBrowserTests(Chromium chromium) : IClassFixture<C
         await page.GetByLabel("Your new key").WaitForAsync();
         var keys = (await owner.Api.GetFromJsonAsync<JsonElement>("/api/v1/account/keys")).GetProperty("keys").EnumerateArray().ToList();
         Assert.Contains(keys, k => k.GetProperty("audience").GetString() == $"{owner.BaseUrl}/mcp");
-        owner.Problems.AssertNone(allowedStatus: 400);
+        owner.Problems.AssertNone(failedRequestTo: "/api/v1/", status: 400);
     }
 
     [Fact]

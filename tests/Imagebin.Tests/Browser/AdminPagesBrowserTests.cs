@@ -53,7 +53,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         var second = TestImages.Jpeg(64, 48, seed: 42);
         await using var context = await chromium.NewContextAsync();
         var page = await SignInAsAdminAsync(site, context, "/admin/hashes");
-        var problems = new AdminProblems(page);
+        var problems = Problems.Watch(page);
 
         await page.Locator("#hash-csv").FillAsync("kind,hash,action,reason\nsha256,not-a-hash,hold,typo\n");
         await page.GetByRole(AriaRole.Button, new() { Name = "Import" }).ClickAsync();
@@ -99,7 +99,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
 
         await page.ReloadAsync();
         await page.Locator(".admin-empty", new() { HasText = "The queue is empty." }).WaitForAsync();
-        problems.AssertNone(expectedFailure: "/api/v1/admin/hashes", status: 400);
+        problems.AssertNone(failedRequestTo: "/api/v1/admin/hashes", status: 400);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         using var mallory = await KeyClientAsync(site, "mallory");
         await using var context = await chromium.NewContextAsync(360, 740);
         var page = await SignInAsAdminAsync(site, context, "/admin/accounts");
-        var problems = new AdminProblems(page);
+        var problems = Problems.Watch(page);
 
         await page.GetByLabel("Name contains").FillAsync("mall");
         await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
@@ -141,7 +141,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         using var mallory = await KeyClientAsync(site, "mallory");
         await using var context = await chromium.NewContextAsync();
         var page = await SignInAsAdminAsync(site, context, "/admin/accounts?q=mallory");
-        var problems = new AdminProblems(page);
+        var problems = Problems.Watch(page);
 
         await page.EvaluateAsync("() => { document.querySelector('meta[name=\"csrf-token\"]').content = 'tampered'; }");
         var row = page.Locator("tr", new() { HasText = "mallory" });
@@ -151,45 +151,6 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         await row.Locator(".ban-status", new() { HasText = "did not come from this site's pages" }).WaitForAsync();
         Assert.Equal("no", await row.Locator(".account-banned").InnerTextAsync());
         Assert.Equal(HttpStatusCode.OK, (await mallory.GetAsync("/api/v1/account/items")).StatusCode);
-        problems.AssertNone(expectedFailure: "/ban");
-    }
-
-    /// <summary>Console errors and warnings (CSP violations among them) and uncaught exceptions, but for one expected refused request.</summary>
-    private sealed class AdminProblems
-    {
-        private readonly List<(string Text, string Location)> _seen = [];
-
-        public AdminProblems(IPage page)
-        {
-            page.Console += (_, message) =>
-            {
-                if (message.Type is "error" or "warning")
-                {
-                    lock (_seen)
-                    {
-                        _seen.Add(($"console {message.Type}: {message.Text}", message.Location));
-                    }
-                }
-            };
-            page.PageError += (_, error) =>
-            {
-                lock (_seen)
-                {
-                    _seen.Add(($"page error: {error}", ""));
-                }
-            };
-        }
-
-        public void AssertNone(string? expectedFailure = null, int status = 403)
-        {
-            lock (_seen)
-            {
-                var unexpected = _seen
-                    .Where(p => expectedFailure is null || !(p.Location.Contains(expectedFailure, StringComparison.Ordinal) && p.Text.Contains($"status of {status}", StringComparison.Ordinal)))
-                    .Select(p => $"{p.Text} ({p.Location})")
-                    .ToList();
-                Assert.True(unexpected.Count == 0, string.Join(Environment.NewLine, unexpected));
-            }
-        }
+        problems.AssertNone(failedRequestTo: "/ban", status: 403);
     }
 }

@@ -106,7 +106,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
         var item = await owner.Api.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
         Assert.Equal("unchanged", item.GetProperty("title").GetString());
         Assert.Empty(item.GetProperty("tags").EnumerateArray());
-        owner.Problems.AssertNone(allowedStatus: 400);
+        owner.Problems.AssertNone(failedRequestTo: "/api/v1/", status: 400);
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
         var item = await owner.Api.GetFromJsonAsync<JsonElement>($"/api/v1/items/{id}");
         Assert.Equal("untouched", item.GetProperty("title").GetString());
         Assert.Equal(1, await page.Locator($"#item-{id}").CountAsync());
-        owner.Problems.AssertNone(allowedStatus: 403);
+        owner.Problems.AssertNone(failedRequestTo: "/api/v1/", status: 403);
     }
 
     [Fact]
@@ -218,7 +218,7 @@ internal sealed class SignedInOwner : IAsyncDisposable
     /// <summary>The account's own REST client (a key with every image scope) on the live site.</summary>
     public HttpClient Api { get; }
 
-    public BrowserProblems Problems { get; private set; } = new();
+    public Problems Problems { get; private set; } = new();
 
     public string Url(string path) => Site.Url(path);
 
@@ -236,7 +236,7 @@ internal sealed class SignedInOwner : IAsyncDisposable
     public async Task<IPage> OpenAsync(string path)
     {
         var page = await Context.NewPageAsync();
-        Problems = BrowserProblems.Watch(page);
+        Problems = Problems.Watch(page);
         var response = await page.GotoAsync(Url(path), new() { WaitUntil = WaitUntilState.Load });
         Assert.Equal(200, response!.Status);
         return page;
@@ -255,45 +255,5 @@ internal sealed class SignedInOwner : IAsyncDisposable
         Api.Dispose();
         await Context.DisposeAsync();
         await Site.DisposeAsync();
-    }
-}
-
-/// <summary>Console errors and warnings (CSP violations among them) and uncaught exceptions of one page.</summary>
-internal sealed class BrowserProblems
-{
-    private readonly List<string> _seen = [];
-
-    public static BrowserProblems Watch(IPage page)
-    {
-        var problems = new BrowserProblems();
-        page.Console += (_, message) =>
-        {
-            if (message.Type is "error" or "warning")
-            {
-                lock (problems._seen)
-                {
-                    problems._seen.Add($"console {message.Type}: {message.Text} ({message.Location})");
-                }
-            }
-        };
-        page.PageError += (_, error) =>
-        {
-            lock (problems._seen)
-            {
-                problems._seen.Add($"page error: {error}");
-            }
-        };
-        return problems;
-    }
-
-    /// <summary>None, but Chromium's own report of an API answer with <paramref name="allowedStatus"/> that the test provoked.</summary>
-    public void AssertNone(int? allowedStatus = null)
-    {
-        lock (_seen)
-        {
-            var unexpected = _seen.Where(p => allowedStatus is not { } status
-                || !(p.Contains($"status of {status}", StringComparison.Ordinal) && p.Contains("/api/v1/", StringComparison.Ordinal))).ToList();
-            Assert.True(unexpected.Count == 0, string.Join(Environment.NewLine, unexpected));
-        }
     }
 }

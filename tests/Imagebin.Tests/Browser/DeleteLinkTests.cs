@@ -24,7 +24,7 @@ public sealed class DeleteLinkTests(Chromium chromium) : IClassFixture<Chromium>
         Assert.StartsWith($"{site.BaseUrl}/delete/{id}#token=", deleteUrl);
         await using var context = await chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new SeenProblems(page);
+        var problems = Problems.Watch(page);
 
         await page.GotoAsync(OnSite(site, deleteUrl));
         var button = page.Locator("#delete-button:enabled");
@@ -50,7 +50,7 @@ public sealed class DeleteLinkTests(Chromium chromium) : IClassFixture<Chromium>
         var id = item.GetProperty("id").GetString()!;
         await using var context = await chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new SeenProblems(page);
+        var problems = Problems.Watch(page);
 
         await page.GotoAsync(site.Url($"/delete/{id}#token=not-the-token"));
         await page.Locator("#delete-button:enabled").ClickAsync();
@@ -58,7 +58,7 @@ public sealed class DeleteLinkTests(Chromium chromium) : IClassFixture<Chromium>
         await page.Locator("#delete-status", new() { HasText = "Wrong link or already deleted" }).WaitForAsync();
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(item.PathOf("direct_url"))).StatusCode);
         // Chromium reports the API's 404 itself as a console error; nothing else may appear.
-        problems.AssertNone(except: $"{site.BaseUrl}/api/v1/items/{id}");
+        problems.AssertNone(failedRequestTo: $"{site.BaseUrl}/api/v1/items/{id}", status: 404);
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class DeleteLinkTests(Chromium chromium) : IClassFixture<Chromium>
         await using var site = LiveSite.Start(Settings);
         await using var context = await chromium.NewContextAsync();
         var page = await context.NewPageAsync();
-        var problems = new SeenProblems(page);
+        var problems = Problems.Watch(page);
 
         await page.GotoAsync(site.Url("/delete/abcdefghij12"));
 
@@ -101,44 +101,5 @@ public sealed class DeleteLinkTests(Chromium chromium) : IClassFixture<Chromium>
         }
 
         return item;
-    }
-
-    /// <summary>Console errors and warnings (CSP violations among them) and uncaught exceptions, but for one expected failed request.</summary>
-    private sealed class SeenProblems
-    {
-        private readonly List<(string Text, string Location)> _seen = [];
-
-        public SeenProblems(IPage page)
-        {
-            page.Console += (_, message) =>
-            {
-                if (message.Type is "error" or "warning")
-                {
-                    lock (_seen)
-                    {
-                        _seen.Add(($"console {message.Type}: {message.Text}", message.Location));
-                    }
-                }
-            };
-            page.PageError += (_, error) =>
-            {
-                lock (_seen)
-                {
-                    _seen.Add(($"page error: {error}", ""));
-                }
-            };
-        }
-
-        public void AssertNone(string? except = null)
-        {
-            lock (_seen)
-            {
-                var unexpected = _seen
-                    .Where(p => except is null || !(p.Location.StartsWith(except, StringComparison.Ordinal) && p.Text.Contains("status of 404", StringComparison.Ordinal)))
-                    .Select(p => $"{p.Text} ({p.Location})")
-                    .ToList();
-                Assert.True(unexpected.Count == 0, string.Join(Environment.NewLine, unexpected));
-            }
-        }
     }
 }

@@ -44,7 +44,7 @@ public sealed partial class ReportPageTests
         }
 
         Assert.Contains("<option value=\"\">Choose a reason</option>", html);
-        Assert.Equal([$"<script src=\"{SiteAssets.PathOf("report.js")}\" defer></script>"], ScriptElement().Matches(html).Select(m => m.Value));
+        Assert.Equal([$"<script src=\"{SiteAssets.PathOf("pow.js")}\" defer></script>", $"<script src=\"{SiteAssets.PathOf("report.js")}\" defer></script>"], ScriptElement().Matches(html).Select(m => m.Value));
         Assert.DoesNotMatch(@"\son[a-z]+=", html);
         var (_, challengeId, _, bits) = ReadForm(html);
         Assert.NotEmpty(challengeId);

@@ -94,7 +94,11 @@ public static class Html
     /// under <see cref="ScriptContentSecurityPolicy"/>.
     /// </summary>
     public static IResult ScriptPage(string title, string body, string scriptPath, int status = StatusCodes.Status200OK) =>
-        new PageResult(title, body, status, PageShape.Private(ScriptContentSecurityPolicy) with { Scripts = [scriptPath] });
+        ScriptPage(title, body, [scriptPath], status);
+
+    /// <summary><see cref="ScriptPage(string, string, string, int)"/> with several scripts, run in order.</summary>
+    public static IResult ScriptPage(string title, string body, IReadOnlyList<string> scriptPaths, int status = StatusCodes.Status200OK) =>
+        new PageResult(title, body, status, PageShape.Private(ScriptContentSecurityPolicy) with { Scripts = scriptPaths });
 
     /// <summary>
     /// A page of the web application (home, dashboard, account, admin): the wide column, this site's

@@ -228,7 +228,7 @@ public static class ReportPage
             <button type="submit" id="report-submit">Send report</button>
             </form>
             """;
-        return Html.ScriptPage(Title, body, SiteAssets.PathOf("report.js"), status);
+        return Html.ScriptPage(Title, body, [SiteAssets.PathOf("pow.js"), SiteAssets.PathOf("report.js")], status);
     }
 
     private static string Confirmation(ReportReceiptDto receipt)
