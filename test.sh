@@ -50,7 +50,10 @@ export IMAGEBIN_OPENAPI_OUT="$results/openapi.json"
 # Node and npm (for tools/): axe-core, pinned by tools/axe/package-lock.json, for the browser tests' accessibility
 # checks (tests/Imagebin.Tests/Browser/Accessibility.cs); without it those tests fail and say why.
 if ! command -v npm >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
+  echo "test.sh: installing nodejs and npm" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; } || true
 fi
 (cd tools/axe && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: could not install axe-core in tools/axe" >&2
 export IMAGEBIN_AXE_JS="$PWD/tools/axe/node_modules/axe-core/axe.min.js"
