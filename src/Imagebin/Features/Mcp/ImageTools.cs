@@ -28,6 +28,7 @@ public sealed class ImageTools(
     SiteUrls site,
     DownloadCounter downloads,
     IOptions<LimitsOptions> limits,
+    TimeProvider time,
     ILogger<ImageTools> logger)
 {
     public const string Upload = "upload_image";
@@ -132,6 +133,11 @@ public sealed class ImageTools(
             return Failure(OwnerItems.NotFound());
         }
 
+        if (OwnerItems.IsExpired(item, time))
+        {
+            return Failure(OwnerItems.Expired());
+        }
+
         var dto = item.ToOwnerDto(site, downloads.Pending(id));
         var summary = $"{item.Id}: {item.Title ?? "untitled"} ({item.ContentType}, {item.Width}×{item.Height}), scan {item.ScanState}.";
         if (!include_bytes)
@@ -170,7 +176,7 @@ public sealed class ImageTools(
     {
         var filter = new ListFilter(classification, @private switch { true => "true", false => "false", null => null }, q,
             limit?.ToString(System.Globalization.CultureInfo.InvariantCulture), cursor);
-        var (list, error) = await OwnerItems.ListAsync(db, site, downloads, request.User!.AccountId()!, filter, cancellationToken);
+        var (list, error) = await OwnerItems.ListAsync(db, site, downloads, time, request.User!.AccountId()!, filter, cancellationToken);
         if (list is null)
         {
             return Failure(error!);
@@ -205,7 +211,7 @@ public sealed class ImageTools(
         [Description("true to keep the image out of AI captioning, false to allow it.")] bool? ai_optout = null,
         CancellationToken cancellationToken = default) => RunAsync(Update, async () =>
     {
-        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, id, request.User!.AccountId()!, cancellationToken);
+        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, time, id, request.User!.AccountId()!, cancellationToken);
         if (item is null)
         {
             return Failure(notOwned!);
