@@ -198,6 +198,17 @@ public sealed class ExpiryTests
         await (await anonymous.GetAsync(byHeader.PathOf("direct_url"))).AssertErrorAsync(404, "not_found");
         await (await owner.GetAsync($"/api/v1/items/{id}")).AssertErrorAsync(404, "not_found");
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync(kept.PathOf("direct_url"))).StatusCode);
+
+        // The MCP upload takes expires_in too.
+        var viaMcp = await mcp.CallToolAsync("upload_image", new Dictionary<string, object?>
+        {
+            ["data"] = Convert.ToBase64String(TestImages.Jpeg(seed: 5)),
+            ["mime_type"] = "image/jpeg",
+            ["expires_in"] = 600,
+        });
+        Assert.True(viaMcp.IsError != true, string.Join(" ", viaMcp.Content.OfType<TextContentBlock>().Select(t => t.Text)));
+        var expected = clock.GetUtcNow().ToUnixTimeMilliseconds() + 600_000;
+        Assert.InRange(viaMcp.StructuredContent!.Value.GetProperty("expires_at").GetInt64(), expected - 60_000, expected);
     }
 
     [Theory, Backends]

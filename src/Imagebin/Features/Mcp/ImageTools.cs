@@ -59,6 +59,7 @@ public sealed class ImageTools(
         [Description("true to make the image private: its links then carry a secret, and without it the image does not exist.")] bool? @private = null,
         [Description("Stop serving the image after this many downloads.")] long? dl_limit = null,
         [Description("true to keep the image out of AI captioning; defaults to the account's setting.")] bool? ai_optout = null,
+        [Description("Seconds until the image expires and is deleted (60 or more); by default it does not expire.")] long? expires_in = null,
         CancellationToken cancellationToken = default) => RunAsync(Upload, async () =>
     {
         if (!moderation.Value.UploadsEnabled)
@@ -101,6 +102,11 @@ public sealed class ImageTools(
         if (ai_optout is { } optOut)
         {
             fields.AiOptOut = optOut;
+        }
+
+        if (expires_in is { } expiresIn)
+        {
+            fields.ExpiresIn = ItemFieldParser.Integer("expires_in", expiresIn, ItemFieldParser.MinExpiresIn, ItemFieldParser.MaxExpiresIn);
         }
 
         var bytes = (data, url) switch
