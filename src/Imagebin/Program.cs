@@ -58,6 +58,7 @@ if (roles.HasRole("api"))
     app.MapProtectedResourceMetadata();
     app.MapModerationApi();
     app.MapMediaApi();
+    app.MapOEmbed();
     app.MapOpenApiDocument();
     app.MapHomePage();
     app.MapViewPages();

@@ -28,6 +28,7 @@ public static class ErrorCodes
     public const string ScanPending = "scan_pending";
     public const string UploadsDisabled = "uploads_disabled";
     public const string AuthorityUnavailable = "authority_unavailable";
+    public const string NotImplemented = "not_implemented";
     public const string InternalError = "internal_error";
 
     public static int Status(string code) => code switch
@@ -42,6 +43,7 @@ public static class ErrorCodes
         UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ImageTooLarge or InvalidImage => StatusCodes.Status422UnprocessableEntity,
         RateLimited => StatusCodes.Status429TooManyRequests,
+        NotImplemented => StatusCodes.Status501NotImplemented,
         ScanPending or UploadsDisabled or AuthorityUnavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
@@ -71,6 +73,7 @@ public static class ErrorCodes
         ScanPending => "Scan pending",
         UploadsDisabled => "Uploads disabled",
         AuthorityUnavailable => "Authorization server unavailable",
+        NotImplemented => "Not implemented",
         _ => "Internal error",
     };
 }

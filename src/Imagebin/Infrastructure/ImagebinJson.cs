@@ -11,6 +11,7 @@ namespace Imagebin.Infrastructure;
 [JsonSerializable(typeof(ItemDto))]
 [JsonSerializable(typeof(OwnerItemDto))]
 [JsonSerializable(typeof(ItemListDto))]
+[JsonSerializable(typeof(Imagebin.Features.Media.OEmbedDto))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(ScanEvidence))]
 [JsonSerializable(typeof(AccountDto))]

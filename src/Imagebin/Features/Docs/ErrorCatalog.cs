@@ -67,7 +67,7 @@ public static class ErrorCatalog
             "Nothing is at this address, or it is a private item and the link's secret (?s=…) is missing or wrong: both answer the same.",
             "Check the id or link; for a private item, use the full link its owner shared."),
         [ErrorCodes.Gone] = new(
-            "The item existed but was removed (by its owner or a moderator) or has expired.",
+            "The item existed but was removed by a moderator or has expired. Once the periodic purge has deleted an expired item (within minutes), its links answer not_found, as a deleted item's do.",
             "Nothing to retry: the image is not coming back."),
         [ErrorCodes.DownloadLimitReached] = new(
             "The item's owner set a download limit and it has been reached.",
@@ -75,6 +75,9 @@ public static class ErrorCatalog
         [ErrorCodes.ScanPending] = new(
             "The image was uploaded recently and its moderation scan has not passed yet; only its owner can see it until then.",
             "Wait the seconds in Retry-After and try again; scans usually finish within seconds."),
+        [ErrorCodes.NotImplemented] = new(
+            "The request asks for something this site does not offer, such as an oEmbed answer in a format other than JSON (the oEmbed spec's 501).",
+            "Ask for format=json (or leave format out)."),
         [ErrorCodes.UploadsDisabled] = new(
             "The site's operator has turned uploads off for now.",
             "Try again later."),

@@ -42,7 +42,7 @@ public static class ItemsApi
             .DocumentsCredentials(optional: true, Scopes.ImageRead).ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone);
         api.MapPatch("/items/{id}", PatchAsync).RequireAuthorization(Scopes.ImageCreate)
             .WithSummary("Edit an item (owner)").DocumentsBody<ItemPatchRequest, RouteHandlerBuilder>("application/json", "application/merge-patch+json")
-            .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.Forbidden, ErrorCodes.NotFound);
+            .ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.Forbidden, ErrorCodes.NotFound, ErrorCodes.Gone);
         api.MapDelete("/items/{id}", DeleteAsync)
             .WithSummary("Delete an item (owner, or anyone with an anonymous upload's delete token)")
             .WithDescription("The bytes stop being served at once. An anonymous upload is deleted with the delete_token its upload answered, "
@@ -273,17 +273,24 @@ public static class ItemsApi
             return NotFound();
         }
 
-        if (item.OwnerId is not null && item.OwnerId == user.AccountId())
-        {
-            return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
-        }
-
-        if (item.Private && !ShareSecrets.Matches(item.ShareSecret, secret))
+        var isOwner = item.OwnerId is not null && item.OwnerId == user.AccountId();
+        if (item.Private && !isOwner && !ShareSecrets.Matches(item.ShareSecret, secret))
         {
             return NotFound();
         }
 
-        if (item.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds() || ScanStates.IsWithdrawn(item.ScanState))
+        if (OwnerItems.IsExpired(item, time))
+        {
+            return OwnerItems.Expired();
+        }
+
+        if (isOwner)
+        {
+            // Its owner still sees a withdrawn item, with the scan's reason.
+            return TypedResults.Ok(item.ToOwnerDto(site, downloads.Pending(id)));
+        }
+
+        if (ScanStates.IsWithdrawn(item.ScanState))
         {
             return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
         }
@@ -296,6 +303,7 @@ public static class ItemsApi
         ImagebinDb db,
         SiteUrls site,
         DownloadCounter downloads,
+        TimeProvider time,
         [FromQuery] string? classification,
         [FromQuery(Name = "private")] string? isPrivate,
         [FromQuery] string? q,
@@ -304,7 +312,7 @@ public static class ItemsApi
         CancellationToken cancellationToken)
     {
         var (list, error) = await OwnerItems.ListAsync(
-            db, site, downloads, user.AccountId()!, new ListFilter(classification, isPrivate, q, limit, cursor), cancellationToken);
+            db, site, downloads, time, user.AccountId()!, new ListFilter(classification, isPrivate, q, limit, cursor), cancellationToken);
         return list is null ? error! : TypedResults.Ok(list);
     }
 
@@ -318,9 +326,10 @@ public static class ItemsApi
         DownloadCounter downloads,
         JobQueue jobs,
         IOptions<LimitsOptions> limits,
+        TimeProvider time,
         CancellationToken cancellationToken)
     {
-        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, id, user.AccountId()!, cancellationToken);
+        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, time, id, user.AccountId()!, cancellationToken);
         if (item is null)
         {
             return notOwned!;

@@ -15,11 +15,15 @@ public sealed record ListFilter(string? Classification, string? Private, string?
 /// <summary>What an owner does with their items, shared by the REST handlers and the MCP tools so both follow the same rules.</summary>
 public static class OwnerItems
 {
-    /// <summary>The owner's items, newest first, one page after the cursor; an <c>invalid_request</c> for a bad filter.</summary>
+    /// <summary>
+    /// The owner's unexpired items, newest first, one page after the cursor; an <c>invalid_request</c> for a bad filter.
+    /// An expired item is gone for its owner too, although its row waits for the next purge.
+    /// </summary>
     public static async Task<(ItemListDto? List, ApiError? Error)> ListAsync(
-        ImagebinDb db, SiteUrls site, DownloadCounter downloads, string ownerId, ListFilter filter, CancellationToken cancellationToken)
+        ImagebinDb db, SiteUrls site, DownloadCounter downloads, TimeProvider time, string ownerId, ListFilter filter, CancellationToken cancellationToken)
     {
-        var query = db.Items.AsNoTracking().Where(i => i.OwnerId == ownerId);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var query = db.Items.AsNoTracking().Where(i => i.OwnerId == ownerId && (i.ExpiresAt == null || i.ExpiresAt > now));
         if (filter.Classification is { } classification)
         {
             if (!Classification.All.Contains(classification))
@@ -82,12 +86,26 @@ public static class OwnerItems
         return (new ItemListDto(items, next), null);
     }
 
-    /// <summary>The owner's item, tracked for an edit; someone else's answers as <see cref="NotOwnedAsync"/> does.</summary>
-    public static async Task<(Item? Item, ApiError? Error)> FindForEditAsync(ImagebinDb db, string id, string ownerId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The owner's item, tracked for an edit; someone else's answers as <see cref="NotOwnedAsync"/> does, an expired one
+    /// <c>gone</c>.
+    /// </summary>
+    public static async Task<(Item? Item, ApiError? Error)> FindForEditAsync(
+        ImagebinDb db, TimeProvider time, string id, string ownerId, CancellationToken cancellationToken)
     {
         var item = await db.Items.FirstOrDefaultAsync(i => i.Id == id && i.OwnerId == ownerId, cancellationToken);
-        return item is null ? (null, await NotOwnedAsync(db, id, cancellationToken)) : (item, null);
+        if (item is null)
+        {
+            return (null, await NotOwnedAsync(db, id, cancellationToken));
+        }
+
+        return IsExpired(item, time) ? (null, Expired()) : (item, null);
     }
+
+    /// <summary>Whether the item's <c>expires_at</c> has passed: it then answers <c>gone</c> everywhere until the purge deletes it.</summary>
+    public static bool IsExpired(Item item, TimeProvider time) => item.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public static ApiError Expired() => new(ErrorCodes.Gone, "This image has expired.");
 
     /// <summary>Applies a PATCH to an item found by <see cref="FindForEditAsync"/> and saves it; opting out or back in of captions (un)queues them.</summary>
     public static async Task EditAsync(

@@ -28,6 +28,7 @@ public sealed class ImageTools(
     SiteUrls site,
     DownloadCounter downloads,
     IOptions<LimitsOptions> limits,
+    TimeProvider time,
     ILogger<ImageTools> logger)
 {
     public const string Upload = "upload_image";
@@ -58,6 +59,7 @@ public sealed class ImageTools(
         [Description("true to make the image private: its links then carry a secret, and without it the image does not exist.")] bool? @private = null,
         [Description("Stop serving the image after this many downloads.")] long? dl_limit = null,
         [Description("true to keep the image out of AI captioning; defaults to the account's setting.")] bool? ai_optout = null,
+        [Description("Seconds until the image expires and is deleted (60 or more); by default it does not expire.")] long? expires_in = null,
         CancellationToken cancellationToken = default) => RunAsync(Upload, async () =>
     {
         if (!moderation.Value.UploadsEnabled)
@@ -102,6 +104,11 @@ public sealed class ImageTools(
             fields.AiOptOut = optOut;
         }
 
+        if (expires_in is { } expiresIn)
+        {
+            fields.ExpiresIn = ItemFieldParser.Integer("expires_in", expiresIn, ItemFieldParser.MinExpiresIn, ItemFieldParser.MaxExpiresIn);
+        }
+
         var bytes = (data, url) switch
         {
             ({ }, null) => Decode(data, mime_type),
@@ -130,6 +137,11 @@ public sealed class ImageTools(
         if (item is null)
         {
             return Failure(OwnerItems.NotFound());
+        }
+
+        if (OwnerItems.IsExpired(item, time))
+        {
+            return Failure(OwnerItems.Expired());
         }
 
         var dto = item.ToOwnerDto(site, downloads.Pending(id));
@@ -170,7 +182,7 @@ public sealed class ImageTools(
     {
         var filter = new ListFilter(classification, @private switch { true => "true", false => "false", null => null }, q,
             limit?.ToString(System.Globalization.CultureInfo.InvariantCulture), cursor);
-        var (list, error) = await OwnerItems.ListAsync(db, site, downloads, request.User!.AccountId()!, filter, cancellationToken);
+        var (list, error) = await OwnerItems.ListAsync(db, site, downloads, time, request.User!.AccountId()!, filter, cancellationToken);
         if (list is null)
         {
             return Failure(error!);
@@ -205,7 +217,7 @@ public sealed class ImageTools(
         [Description("true to keep the image out of AI captioning, false to allow it.")] bool? ai_optout = null,
         CancellationToken cancellationToken = default) => RunAsync(Update, async () =>
     {
-        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, id, request.User!.AccountId()!, cancellationToken);
+        var (item, notOwned) = await OwnerItems.FindForEditAsync(db, time, id, request.User!.AccountId()!, cancellationToken);
         if (item is null)
         {
             return Failure(notOwned!);

@@ -137,7 +137,9 @@ public static class MediaHeaders
         headers.ContentType = entry.ContentType;
         headers.ETag = entry.ETag;
         headers.LastModified = entry.LastModified;
-        headers.CacheControl = entry.CacheControl;
+        headers.CacheControl = entry.ExpiresAt is null
+            ? entry.CacheControl
+            : entry.CacheControlAt(response.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeMilliseconds());
         // A download limit must not be sidestepped by fetching the image in ranges.
         headers.AcceptRanges = entry.DlLimit is null ? "bytes" : "none";
         headers.XContentTypeOptions = "nosniff";

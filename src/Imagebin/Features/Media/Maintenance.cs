@@ -11,7 +11,8 @@ namespace Imagebin.Features.Media;
 /// Sweeps what a crash can leave behind (temp files of interrupted uploads, blob files no row refers to) and purges
 /// expired items. Runs in the worker role, at start-up and then every few minutes.
 /// </summary>
-public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, BlobReferences blobs, TimeProvider time, ILogger<Maintenance> logger)
+public sealed class Maintenance(
+    IServiceScopeFactory scopes, IBlobStore store, BlobReferences blobs, MediaCatalog catalog, TimeProvider time, ILogger<Maintenance> logger)
     : BackgroundService
 {
     /// <summary>Anything younger may belong to an upload still in progress.</summary>
@@ -75,10 +76,18 @@ public sealed class Maintenance(IServiceScopeFactory scopes, IBlobStore store, B
         await db.Jobs.Where(j => j.State == JobState.Succeeded && j.CompletedAt < now - keep).ExecuteDeleteAsync(cancellationToken);
 
         var expired = await db.Items.Where(i => i.ExpiresAt <= now).OrderBy(i => i.ExpiresAt).Select(i => new { i.Id, i.BlobSha256 }).Take(1000).ToListAsync(cancellationToken);
+        // An expired item already answers gone everywhere; the purge deletes its row and, with its last reference, its bytes.
+        // From then on its links answer not_found, like a deleted item's.
         foreach (var item in expired)
         {
             await blobs.ReleaseAsync(db, item.BlobSha256,
                 async () => await db.Items.Where(i => i.Id == item.Id).ExecuteDeleteAsync(cancellationToken) > 0, cancellationToken);
+            await catalog.ChangedAsync(item.Id, CancellationToken.None);
+        }
+
+        if (expired.Count > 0)
+        {
+            logger.LogInformation("Purged {Count} expired items", expired.Count);
         }
     }
 

@@ -60,6 +60,14 @@ public sealed class MediaEntry
     public string CacheControl => !Private && DlLimit is null && ScanState == Data.ScanState.Passed
         ? "public, max-age=31536000, immutable"
         : "private, no-store";
+
+    /// <summary>
+    /// <see cref="CacheControl"/> for an image that expires: a public one may be kept only until then (never immutable),
+    /// so that no browser or CDN serves it after it has gone.
+    /// </summary>
+    public string CacheControlAt(long now) => ExpiresAt is { } expiresAt && !CacheControl.StartsWith("private", StringComparison.Ordinal)
+        ? $"public, max-age={Math.Max(0, (expiresAt - now) / 1000)}"
+        : CacheControl;
 }
 
 /// <summary>

@@ -32,7 +32,9 @@ public sealed class Reviews(
     /// <summary>Held and failed items first, then reported ones, each oldest first.</summary>
     public async Task<ReviewListDto> QueueAsync(int limit, ListCursor.Position? after, CancellationToken cancellationToken)
     {
-        var query = db.Items.AsNoTracking().Where(i => i.ReviewRank != null);
+        // An expired item needs no decision: it is gone, and the next purge deletes it.
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var query = db.Items.AsNoTracking().Where(i => i.ReviewRank != null && (i.ExpiresAt == null || i.ExpiresAt > now));
         if (after is { } cursor)
         {
             // The cursor's "created_at" is the rank and review time packed together (rank · 2^44 + since).

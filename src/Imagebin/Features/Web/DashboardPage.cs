@@ -27,7 +27,7 @@ public static class DashboardPage
         Results.Redirect($"{SignInPages.SignInPath}?return_url={Uri.EscapeDataString(context.Request.Path + context.Request.QueryString)}");
 
     private static async Task<IResult> ShowAsync(
-        HttpContext context, ImagebinDb db, SiteUrls site, DownloadCounter downloads, CancellationToken cancellationToken)
+        HttpContext context, ImagebinDb db, SiteUrls site, DownloadCounter downloads, TimeProvider time, CancellationToken cancellationToken)
     {
         var account = await Sessions.CurrentAccountAsync(context);
         if (account is null)
@@ -38,7 +38,7 @@ public static class DashboardPage
         var query = context.Request.Query;
         var filter = new ListFilter(
             Blank(query["classification"]), Blank(query["private"]), Blank(query["q"]), Blank(query["limit"]), Blank(query["cursor"]));
-        var (list, error) = await OwnerItems.ListAsync(db, site, downloads, account.Id, filter, cancellationToken);
+        var (list, error) = await OwnerItems.ListAsync(db, site, downloads, time, account.Id, filter, cancellationToken);
         var body = new StringBuilder();
         AppendFilters(body, filter);
         if (error is not null)

@@ -19,7 +19,7 @@ public static class ViewPages
         app.MapGet("/v/{id}", ViewAsync).ExcludeFromDescription();
         app.MapGet("/{id:minlength(10):maxlength(16)}", ShortLinkAsync).WithTags("Media")
             .WithSummary("The short link (url): the view page, or a redirect to the bytes for image clients")
-            .ProducesErrors(ErrorCodes.NotFound).AddOpenApiOperationTransformer(OpenApiOperations.ShortLink);
+            .ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone).AddOpenApiOperationTransformer(OpenApiOperations.ShortLink);
         return app;
     }
 
@@ -33,11 +33,18 @@ public static class ViewPages
             return await ViewAsync(id, context, db, site, user, time);
         }
 
-        var item = await db.Items.AsNoTracking().Where(i => i.Id == id).Select(i => new { i.Extension, i.Private, i.ShareSecret, i.OwnerId }).FirstOrDefaultAsync(context.RequestAborted);
+        var item = await db.Items.AsNoTracking().Where(i => i.Id == id)
+            .Select(i => new { i.Extension, i.Private, i.ShareSecret, i.OwnerId, i.ScanState, i.ExpiresAt }).FirstOrDefaultAsync(context.RequestAborted);
         string? secret = context.Request.Query["s"];
         if (item is null || (item.Private && item.OwnerId != user.AccountId() && !ShareSecrets.Matches(item.ShareSecret, secret)))
         {
             return new ApiError(ErrorCodes.NotFound, "No such image.");
+        }
+
+        // Answered here rather than after a redirect: a client that follows no redirects learns it too.
+        if (item.ExpiresAt <= time.GetUtcNow().ToUnixTimeMilliseconds() || ScanStates.IsWithdrawn(item.ScanState))
+        {
+            return new ApiError(ErrorCodes.Gone, "This image is no longer available.");
         }
 
         return TypedResults.Redirect(site.Direct(id, item.Extension, item.Private ? secret : null));
@@ -108,7 +115,10 @@ public static class ViewPages
             _ => "<p role=\"status\" class=\"state-note\">Your image is <strong>being checked</strong> (usually a few seconds). It becomes public once the check has passed; reload to see it.</p>",
         };
 
-    /// <summary>OpenGraph and Twitter card tags, for public items only: a private item's page is not for link previews.</summary>
+    /// <summary>
+    /// OpenGraph and Twitter card tags and the oEmbed discovery link, for public items only: a private item's page is not for
+    /// link previews.
+    /// </summary>
     private static string OpenGraph(Item item, string title, SiteUrls site)
     {
         var directUrl = site.Direct(item.Id, item.Extension, secret: null);
@@ -124,6 +134,11 @@ public static class ViewPages
             .Append($"<meta property=\"og:image:alt\" content=\"{E(AltText(item))}\">")
             .Append("<meta name=\"twitter:card\" content=\"summary_large_image\">")
             .Append($"<meta name=\"twitter:image\" content=\"{E(directUrl)}\">");
+        if (OEmbed.IsEmbeddable(item.ScanState, item.DlLimit, item.Width, item.Height))
+        {
+            head.Append($"<link rel=\"alternate\" type=\"application/json+oembed\" href=\"{E(OEmbed.DiscoveryUrl(site, item.Id))}\" title=\"{E(title)}\">");
+        }
+
         return head.ToString();
     }
 
