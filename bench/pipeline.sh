@@ -8,8 +8,9 @@
 # 1. Cost: COUNT_1MP 1 MP and COUNT_12MP 12 MP JPEGs are uploaded to a node without a worker, then a node with one
 #    worker thread (Jobs:Concurrency=1, VIPS_CONCURRENCY=1) scans them one at a time; ScanJob's debug log gives each
 #    stage's wall time (malware = clamd over a socket, sha256 = the exact list, decode = libvips decoding every pixel,
-#    pdq = hash + list, classifier = resize + ONNX inference). The reference in the same run is `vips avg` on the same
-#    files (a full decode by the libvips command line, one thread, process start included).
+#    placeholder = the ThumbHash of a <= 100 px thumbnail, pdq = hash + list, classifier = resize + ONNX inference).
+#    The reference in the same run is `vips avg` on the same files (a full decode by the libvips command line, one
+#    thread, process start included).
 # 2. Latency: a node with the default settings (a worker per core) receives RATE uploads per second of distinct 1 MP
 #    JPEGs for LOAD_SECONDS; upload -> passed is the scan job's completion time minus the item's creation time.
 #
@@ -125,7 +126,7 @@ wait_drained 600
 stop_node
 STATES=$(sqlite3 -cmd '.timeout 5000' "$DATA/imagebin.db" "SELECT scan_state || ':' || count(*) FROM items GROUP BY scan_state" | paste -sd' ')
 
-# "Scanned <id> in <t> ms: malware=… sha256=… decode=… pdq=… classifier=…" (the line after the log category line)
+# "Scanned <id> in <t> ms: malware=… sha256=… decode=… placeholder=… pdq=… classifier=…" (the line after the log category line)
 grep -A1 'ScanJob' "$WORK/node-scan.log" | grep -o 'Scanned [0-9A-Za-z]* in .*' >"$WORK/timings" || die "no timings logged"
 # numbers on stdin -> "mean p50 p95" (any awk: sorted by sort -n first)
 summarise() { sort -n | awk '{ a[NR] = $1; s += $1 } END { if (NR) printf "%.1f %.1f %.1f", s / NR, a[int((NR + 1) / 2)], a[int(NR * 0.95 + 0.999)] }'; }
@@ -133,7 +134,7 @@ stage_stats() { # ids-file -> table rows; the number of scans goes to $WORK/coun
   local ids=$1 stage line
   grep -F -f "$ids" "$WORK/timings" >"$WORK/selected"
   wc -l <"$WORK/selected" | tr -d ' ' >"$WORK/count"
-  for stage in malware sha256 decode pdq classifier; do
+  for stage in malware sha256 decode placeholder pdq classifier; do
     line=$(grep -o "$stage=[0-9.]*" "$WORK/selected" | cut -d= -f2 | summarise)
     [[ -n $line ]] && printf '| %s | %s |\n' "$stage" "${line// / | }"
   done

@@ -210,6 +210,7 @@ public sealed class MediaTests
 
         Assert.Equal("rejected", scanned.GetProperty("scan_state").GetString());
         Assert.False(string.IsNullOrEmpty(scanned.GetProperty("scan_reason").GetString()));
+        Assert.Equal(JsonValueKind.Null, scanned.GetProperty("placeholder").ValueKind);
         await (await anonymous.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
         await (await owner.GetAsync(item.PathOf("direct_url"))).AssertErrorAsync(410, "gone");
     }

@@ -71,6 +71,8 @@ public sealed class Item
     /// <summary>The PDQ perceptual hash of the stored pixels (64 hex digits), once the scan computed it.</summary>
     public string? PdqHash { get; set; }
     public int? PdqQuality { get; set; }
+    /// <summary>The ThumbHash of the picture (base64, ~25 bytes), the blurred preview shown while it loads; set by the scan.</summary>
+    public string? Placeholder { get; set; }
     /// <summary>What each scan stage decided, as JSON (<c>Features.Moderation.ScanEvidence</c>).</summary>
     public string? ScanEvidence { get; set; }
     /// <summary>Place in the review queue: <see cref="ReviewRanks"/>, or null when nothing waits for a moderator.</summary>

@@ -124,6 +124,9 @@ public sealed class McpTests
 
         var got = await CallAsync(client, "get_image", new() { ["id"] = id, ["include_bytes"] = true });
         Assert.Equal(id, Structured(got).GetProperty("id").GetString());
+        // The pipeline's placeholder is in the tool's result as in the REST Item.
+        Assert.Equal(scanned.GetProperty("placeholder").GetString(), Structured(got).GetProperty("placeholder").GetString());
+        Assert.False(string.IsNullOrEmpty(Structured(got).GetProperty("placeholder").GetString()));
         var image = Assert.Single(got.Content.OfType<ImageContentBlock>());
         Assert.Equal("image/png", image.MimeType);
         Assert.Equal(stored, image.DecodedData.ToArray());

@@ -43,6 +43,8 @@ public static class OpenApiSchemas
         ["category"] = "Optional addition: the uploader's category.",
         ["expires_at"] = "Optional addition: when the item expires (epoch milliseconds), or null.",
         ["frames"] = "Optional addition: number of frames (1 for a still image).",
+        ["placeholder"] = "Optional addition: a ThumbHash (https://evanw.github.io/thumbhash/, base64) of the picture, from which a " +
+            "blurred ~32 px preview is drawn while the image loads; null until the scan has made it. Given to whoever may read the item.",
         ["classification"] = "Owner-only. The moderation classification.",
         ["scan_state"] = "Owner-only. Where the moderation scan is; `held` and `failed` wait for a human review.",
         ["scan_reason"] = "Owner-only. Why the scan ended as it did, when it did not pass.",
@@ -76,6 +78,9 @@ public static class OpenApiSchemas
                     break;
                 case "url" or "view_url" or "direct_url":
                     field.Format = "uri";
+                    break;
+                case "placeholder":
+                    field.ContentEncoding = "base64";
                     break;
                 case "classification":
                     field.Enum = Strings(Classification.All);
@@ -111,6 +116,7 @@ public static class OpenApiSchemas
             ["category"] = null,
             ["expires_at"] = null,
             ["frames"] = 1,
+            ["placeholder"] = "HwgCDYJWdSUhFANiZ0aGdPw4fPjd",
         };
         if (owner)
         {

@@ -28,6 +28,8 @@ public class ItemDto
     public string? Category { get; set; }
     public long? ExpiresAt { get; set; }
     public int Frames { get; set; }
+    /// <summary>The ThumbHash (base64) of the picture, for a blurred preview while it loads; null until the scan made it.</summary>
+    public string? Placeholder { get; set; }
 }
 
 /// <summary>The owner's view: the public fields and the pipeline state.</summary>
@@ -97,6 +99,7 @@ public static class ItemMapping
         dto.Category = item.Category;
         dto.ExpiresAt = item.ExpiresAt;
         dto.Frames = item.Frames;
+        dto.Placeholder = item.Placeholder;
         return dto;
     }
 

@@ -41,7 +41,11 @@ public sealed class ScanJob(
         jobs.EnqueueAsync(db, JobKind, itemId, $"{JobKind}:{itemId}", cancellationToken);
 
     /// <summary>What the stages concluded.</summary>
-    private sealed record Verdict(string State, string Classification, string? Reason, PdqResult? Pdq);
+    private sealed record Verdict(string State, string Classification, string? Reason, PdqResult? Pdq)
+    {
+        /// <summary>The ThumbHash of the picture, once it decoded (null when the scan stopped before, or it could not be made).</summary>
+        public string? Placeholder { get; init; }
+    }
 
     public async Task HandleAsync(Job job, CancellationToken cancellationToken)
     {
@@ -70,6 +74,7 @@ public sealed class ScanJob(
         var json = evidence.ToJson();
         var pdqHash = verdict.Pdq?.Hash.ToHex();
         var pdqQuality = verdict.Pdq?.Quality;
+        var placeholder = verdict.Placeholder;
         var updated = await db.Items.Where(i => i.Id == itemId && (i.ScanState == ScanState.Pending || i.ScanState == ScanState.Scanning))
             .ExecuteUpdateAsync(set => set
                 .SetProperty(i => i.ScanState, verdict.State)
@@ -78,6 +83,7 @@ public sealed class ScanJob(
                 .SetProperty(i => i.ScanEvidence, json)
                 .SetProperty(i => i.PdqHash, pdqHash)
                 .SetProperty(i => i.PdqQuality, pdqQuality)
+                .SetProperty(i => i.Placeholder, placeholder)
                 .SetProperty(i => i.ReviewRank, i => held ? ReviewRanks.Held : i.ReviewRank)
                 .SetProperty(i => i.ReviewSince, i => held ? i.ReviewSince ?? now : i.ReviewSince),
                 cancellationToken);
@@ -93,7 +99,8 @@ public sealed class ScanJob(
                     .SetProperty(i => i.Classification, verdict.Classification)
                     .SetProperty(i => i.ScanEvidence, json)
                     .SetProperty(i => i.PdqHash, pdqHash)
-                    .SetProperty(i => i.PdqQuality, pdqQuality),
+                    .SetProperty(i => i.PdqQuality, pdqQuality)
+                    .SetProperty(i => i.Placeholder, placeholder),
                     cancellationToken);
         }
 
@@ -215,6 +222,10 @@ public sealed class ScanJob(
         evidence.Stages.Add(new(ScanStages.Decode, "libvips", LibvipsVersion, "decoded", null));
         timings.Mark(ScanStages.Decode);
 
+        // The placeholder, from the pixels just decoded when they are in memory, else by shrink-on-load from the file.
+        var placeholder = Placeholder(itemId, path, decoded);
+        timings.Mark("placeholder");
+
         // 4. The perceptual list, in all eight orientations.
         var pdq = decoded is null ? Pdq.ComputeFile(path) : Pdq.ComputeReduced(decoded);
         var pdqScores = new Dictionary<string, double> { ["quality"] = pdq.Quality };
@@ -228,7 +239,7 @@ public sealed class ScanJob(
             evidence.Stages.Add(new(ScanStages.HashList, "pdq", listVersion, "match", $"#{similar.Entry.Id} ({similar.Entry.Action}): {similar.Entry.Reason}", pdqScores));
             if (similar.Entry.Action == HashActions.Block)
             {
-                return new Verdict(ScanState.Blocked, Classification.Prohibited, $"Matches a blocked image: {similar.Entry.Reason}", pdq);
+                return new Verdict(ScanState.Blocked, Classification.Prohibited, $"Matches a blocked image: {similar.Entry.Reason}", pdq) { Placeholder = placeholder };
             }
 
             holds.Add($"Resembles a listed image: {similar.Entry.Reason}");
@@ -271,8 +282,25 @@ public sealed class ScanJob(
 
         timings.Mark(ScanStages.Classifier);
         return holds.Count > 0
-            ? new Verdict(ScanState.Held, classification, string.Join(' ', holds), pdq)
-            : new Verdict(ScanState.Passed, classification, null, pdq);
+            ? new Verdict(ScanState.Held, classification, string.Join(' ', holds), pdq) { Placeholder = placeholder }
+            : new Verdict(ScanState.Passed, classification, null, pdq) { Placeholder = placeholder };
+    }
+
+    /// <summary>
+    /// The item's ThumbHash. It only decorates the page while the image loads, so an image that decoded but cannot be
+    /// thumbnailed is logged and goes without one rather than failing its scan.
+    /// </summary>
+    private string? Placeholder(string itemId, string path, Image? decoded)
+    {
+        try
+        {
+            return decoded is null ? ThumbHash.FromFile(path) : ThumbHash.FromImage(decoded);
+        }
+        catch (VipsException exception)
+        {
+            logger.LogWarning(exception, "No placeholder for {ItemId}", itemId);
+            return null;
+        }
     }
 
     private async Task QueueCaptionAsync(ImagebinDb db, string itemId, CancellationToken cancellationToken)

@@ -52,7 +52,7 @@ public static class DashboardPage
 
         AppendConfirmDialog(body);
         return Html.AppPage("My images", body.ToString(), imagesFrom: $"{site.DirectBase}/",
-            scripts: [SiteAssets.PathOf("api.js"), SiteAssets.PathOf("dashboard.js")],
+            scripts: [SiteAssets.PathOf("api.js"), SiteAssets.PathOf("dashboard.js"), SiteAssets.PathOf("placeholder.js")],
             status: error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 
@@ -149,6 +149,7 @@ public static class DashboardPage
             .Append("<a class=\"dash-thumb\" data-field=\"view\" href=\"").Append(Html.Encode(item.ViewUrl)).Append("\" tabindex=\"-1\" aria-hidden=\"true\">")
             .Append("<img data-field=\"image\" src=\"").Append(Html.Encode(item.DirectUrl)).Append("\" alt=\"").Append(Html.Encode(AltText(item))).Append('"')
             .Append(item.Width is { } width ? $" width=\"{width}\"" : "").Append(item.Height is { } height ? $" height=\"{height}\"" : "")
+            .Append(ImagePlaceholders.Attribute(item.Placeholder))
             .Append(" loading=\"lazy\" decoding=\"async\"></a>")
             .Append("<div class=\"dash-body\">")
             .Append("<h3 class=\"dash-title\"><a data-field=\"view\" data-field-text=\"name\" href=\"").Append(Html.Encode(item.ViewUrl)).Append("\">")

@@ -40,7 +40,7 @@ public static class HomePage
         TimeProvider time,
         [FromQuery] string? before)
     {
-        var scripts = new[] { SiteAssets.PathOf("api.js"), SiteAssets.PathOf("pow.js"), SiteAssets.PathOf("home.js") };
+        var scripts = new[] { SiteAssets.PathOf("api.js"), SiteAssets.PathOf("pow.js"), SiteAssets.PathOf("home.js"), SiteAssets.PathOf("placeholder.js") };
         ListCursor.Position? after = null;
         if (before is not null)
         {
@@ -167,6 +167,7 @@ public static class HomePage
                 html.Append($"<li><a href=\"/v/{E(item.Id)}\"><img src=\"{E(site.Direct(item.Id, item.Extension, secret: null))}\" alt=\"{E(AltText(item))}\"")
                     .Append(item.Width is { } width ? $" width=\"{width}\"" : "")
                     .Append(item.Height is { } height ? $" height=\"{height}\"" : "")
+                    .Append(ImagePlaceholders.Attribute(item.Placeholder))
                     .Append(" loading=\"lazy\"></a></li>");
             }
 

@@ -87,7 +87,7 @@ public static class ViewPages
         var cache = item.Private || isOwner || item.ScanState != ScanState.Passed ? "private, no-store" : "public, max-age=60";
         return Html.WidePage(title, item.Private ? "" : OpenGraph(item, title, site), Body(item, site, isOwner),
             indexable: !item.Private && item.ScanState == ScanState.Passed, Html.ScriptContentSecurityPolicyWithImagesFrom($"{site.DirectBase}/"), cache,
-            scripts: [SiteAssets.PathOf("api.js"), SiteAssets.PathOf("view.js")]);
+            scripts: [SiteAssets.PathOf("api.js"), SiteAssets.PathOf("view.js"), SiteAssets.PathOf("placeholder.js")]);
     }
 
     /// <summary>What a withdrawn item's owner sees: which check removed it, and where to turn.</summary>
@@ -156,7 +156,7 @@ public static class ViewPages
         var html = new StringBuilder();
         html.Append(item.ScanState != ScanState.Passed
             ? NotYetShown(item, isOwner)
-            : $"<p class=\"view-image\"><img src=\"{E(directUrl)}\" alt=\"{E(alt)}\"{Dimension("width", item.Width)}{Dimension("height", item.Height)}></p>");
+            : $"<p class=\"view-image\"><img src=\"{E(directUrl)}\" alt=\"{E(alt)}\"{Dimension("width", item.Width)}{Dimension("height", item.Height)}{ImagePlaceholders.Attribute(item.Placeholder)}></p>");
         if (item.Description is not null)
         {
             html.Append($"<p>{E(item.Description)}</p>");
