@@ -18,8 +18,9 @@ public static class MediaApi
         var path = options.DirectBaseUrl is { } direct ? new Uri(direct).AbsolutePath.TrimEnd('/') : "/i";
         app.MapMethods($"{path}/{{file}}", [HttpMethods.Get, HttpMethods.Head], ServeAsync).WithTags("Media")
             .WithSummary("The image's bytes (direct_url)")
-            .WithDescription("Cookieless; the owner's credentials also open their own private and unscanned items.")
-            .ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone, ErrorCodes.DownloadLimitReached, ErrorCodes.ScanPending)
+            .WithDescription("Cookieless; the owner's credentials also open their own private and unscanned items. `w`, `format` and `auto` "
+                + "ask for a resized or re-encoded variant, which follows the original's visibility and does not count a download.")
+            .ProducesErrors(ErrorCodes.InvalidRequest, ErrorCodes.NotFound, ErrorCodes.Gone, ErrorCodes.DownloadLimitReached, ErrorCodes.ScanPending)
             .AddOpenApiOperationTransformer(OpenApiOperations.DirectMedia);
         return app;
     }
