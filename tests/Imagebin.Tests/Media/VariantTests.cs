@@ -349,6 +349,22 @@ public sealed class VariantTests
         Assert.Empty(VariantKeysIn(await app.BlobKeysAsync()));
     }
 
+    [Theory, Backends]
+    public async Task VariantOfAnItemWhoseBlobIsMissing_IsNotFound(Backend backend)
+    {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var (id, path) = await UploadPassedAsync(owner, TestImages.Jpeg(300, 200));
+        var store = app.Services.GetRequiredService<IBlobStore>();
+        foreach (var key in (await app.BlobKeysAsync()).Where(k => BlobKeys.Sha256Of(k) is not null))
+        {
+            await store.DeleteAsync(key, CancellationToken.None);
+        }
+
+        app.Services.GetRequiredService<MediaCatalog>().Invalidate(id);
+        await (await app.Anonymous().GetAsync($"{path}?w=128&format=webp")).AssertErrorAsync(404, "not_found");
+    }
+
     [Fact]
     public async Task Sweep_RemovesVariantsWhoseSourceIsGone_AndKeepsTheOthers()
     {

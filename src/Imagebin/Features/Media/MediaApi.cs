@@ -168,8 +168,16 @@ public static class MediaApi
             return VariantResult.NotModified(entry, spec);
         }
 
-        var opened = await variants.OpenAsync(entry, spec, context.RequestAborted);
-        return new VariantResult(entry, spec, opened, headOnly);
+        try
+        {
+            return new VariantResult(entry, spec, await variants.OpenAsync(entry, spec, context.RequestAborted), headOnly);
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The source blob went away under the item (deleted a moment ago): gone for this request too.
+            context.RequestServices.GetRequiredService<MediaCatalog>().Invalidate(entry.Id);
+            return NotFound();
+        }
     }
 
     private static bool IsNotModified(HttpRequest request, MediaEntry entry) => IsNotModified(request, entry.ETag, entry.LastModified);
