@@ -226,7 +226,10 @@ public sealed class MediaTests
         var html = await publicPage.Content.ReadAsStringAsync();
         var directUrl = item.GetProperty("direct_url").GetString()!;
 
-        Assert.Contains($"<meta property=\"og:image\" content=\"{directUrl}\">", html);
+        Assert.Contains($"<meta property=\"og:image\" content=\"{directUrl}?w=1280\">", html);
+        using var preview = await anonymous.GetAsync($"{item.PathOf("direct_url")}?w=1280");
+        Assert.Equal(HttpStatusCode.OK, preview.StatusCode);
+        Assert.Equal("image/jpeg", preview.Content.Headers.ContentType!.MediaType);
         Assert.Contains($"<meta property=\"og:url\" content=\"{item.GetProperty("view_url").GetString()}\">", html);
         Assert.Contains("<meta property=\"og:title\" content=\"&lt;b&gt;Bold&lt;/b&gt; cat\">", html);
         Assert.Contains("<meta name=\"twitter:card\" content=\"summary_large_image\">", html);

@@ -24,6 +24,10 @@ public sealed class SiteUrls(IOptions<ImagebinOptions> options, IServer server, 
 
     public string Direct(string id, string extension, string? secret) => WithSecret($"{DirectBase}/{id}.{extension}", secret);
 
+    /// <summary>A public item's variant <paramref name="width"/> pixels wide (one of the fixed widths), in its own format.</summary>
+    public string Variant(string id, string extension, int width) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{DirectBase}/{id}.{extension}?w={width}");
+
     public static string Normalize(string url)
     {
         var uri = new Uri(url, UriKind.Absolute);

@@ -1,4 +1,5 @@
 using Imagebin.Data;
+using Imagebin.Features.Media;
 using Microsoft.EntityFrameworkCore;
 
 namespace Imagebin.Storage;
@@ -55,11 +56,20 @@ public sealed class BlobReferences(IBlobStore store, IBlobLocks locks)
             if (unreferenced)
             {
                 await store.DeleteAsync(BlobKeys.ForSha256(sha256), CancellationToken.None);
+                await DeleteVariantsAsync(sha256);
             }
 
             return true;
         }
     }
+
+    /// <summary>
+    /// Deletes every variant the blob can have. The set of keys is small and fixed, so no listing is needed; a variant
+    /// written by a request racing with this delete is left to the sweep, which knows its source from its key.
+    /// </summary>
+    private Task DeleteVariantsAsync(string sha256) =>
+        Parallel.ForEachAsync(VariantKeys.AllFor(sha256), new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (key, token) => await store.DeleteAsync(key, token));
 
     /// <summary>Deletes the blob's bytes if no row counts a reference to it (crash leftovers), under the blob's lock.</summary>
     public async Task<bool> DeleteIfUnreferencedAsync(ImagebinDb db, string key, string sha256, CancellationToken cancellationToken)

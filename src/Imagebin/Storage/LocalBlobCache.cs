@@ -50,7 +50,8 @@ public sealed class LocalBlobCache : IBlobStore
     {
         await _remote.PutAsync(key, sourceFile, cancellationToken);
         // The node that took the upload serves (and scans) it first: keep the spool file, which the remote only read.
-        if (File.Exists(sourceFile) && !_entries.ContainsKey(key))
+        // Only blobs are kept (what the fill, the delete signal and the restart scan know); variants stay in the bucket.
+        if (BlobKeys.Sha256Of(key) is not null && File.Exists(sourceFile) && !_entries.ContainsKey(key))
         {
             try
             {

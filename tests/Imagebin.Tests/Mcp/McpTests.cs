@@ -116,11 +116,16 @@ public sealed class McpTests
         var links = uploaded.Content.OfType<ResourceLinkBlock>().Select(l => l.Uri).ToList();
         Assert.Contains(item.GetProperty("view_url").GetString(), links);
         Assert.Contains(item.GetProperty("direct_url").GetString(), links);
+        Assert.Contains(item.GetProperty("direct_url").GetString() + "?w=640&format=webp", links);
 
         // The same item through REST: the tool wrote what an upload writes.
         var scanned = await rest.WaitForScanAsync(id);
         Assert.Equal("passed", scanned.GetProperty("scan_state").GetString());
         var stored = await app.Anonymous().GetByteArrayAsync(scanned.PathOf("direct_url"));
+        using (var preview = await app.Anonymous().GetAsync(scanned.PathOf("direct_url") + "?w=640&format=webp"))
+        {
+            Assert.Equal("image/webp", preview.Content.Headers.ContentType!.MediaType);
+        }
 
         var got = await CallAsync(client, "get_image", new() { ["id"] = id, ["include_bytes"] = true });
         Assert.Equal(id, Structured(got).GetProperty("id").GetString());

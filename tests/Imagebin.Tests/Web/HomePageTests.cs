@@ -64,7 +64,10 @@ public sealed partial class HomePageTests
 
         var html = await app.Anonymous().GetStringAsync("/");
 
-        Assert.Contains("<li><a href=\"/v/captioned01\"><img src=\"http://localhost/i/captioned01.jpg\" alt=\"A red bicycle\" width=\"64\" height=\"48\" loading=\"lazy\"></a></li>", html);
+        Assert.Contains(
+            "<li><a href=\"/v/captioned01\"><img src=\"http://localhost/i/captioned01.jpg?w=480\" "
+            + "srcset=\"http://localhost/i/captioned01.jpg?w=320 320w, http://localhost/i/captioned01.jpg?w=480 480w, http://localhost/i/captioned01.jpg?w=960 960w\" "
+            + "sizes=\"14rem\" alt=\"A red bicycle\" width=\"64\" height=\"48\" loading=\"lazy\"></a></li>", html);
         Assert.Contains("alt=\"My bike\"", html);
         Assert.Contains("alt=\"Image optedOut001\"", html);
         Assert.DoesNotContain("hidden caption", html);

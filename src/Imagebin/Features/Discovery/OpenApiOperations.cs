@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Imagebin.Features.Items;
+using Imagebin.Features.Media;
 using Imagebin.Infrastructure;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -100,12 +101,38 @@ public static class OpenApiOperations
 
         operation.Parameters ??= [];
         operation.Parameters.Add(Query("s", "The share secret of a private item."));
-        operation.Parameters.Add(Header("Range", "One byte range (`bytes=0-1023`); not honoured for items with a download limit."));
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "w",
+            In = ParameterLocation.Query,
+            Description = "A variant of this width (never wider than the original); any other width is 400 `invalid_request`.",
+            Schema = new OpenApiSchema
+            {
+                Type = JsonSchemaType.Integer,
+                Enum = [.. VariantSpec.Widths.Select(width => (JsonNode)JsonValue.Create(width))],
+            },
+        });
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "format",
+            In = ParameterLocation.Query,
+            Description = "A variant in this format (the original's when omitted).",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. VariantSpec.Formats.Select(format => (JsonNode)JsonValue.Create(format))] },
+        });
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "auto",
+            In = ParameterLocation.Query,
+            Description = "A variant in the best format the `Accept` header allows: AVIF, else WebP, else the original's (`Vary: Accept`).",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+        });
+        operation.Parameters.Add(Header("Range", "One byte range (`bytes=0-1023`); not honoured for items with a download limit, nor for variants."));
         operation.Parameters.Add(Header("If-None-Match", "An ETag from an earlier answer: 304 when unchanged."));
+        operation.Parameters.Add(Header("Accept", "With `auto`, the image types the client can show."));
         operation.Responses ??= [];
         operation.Responses["200"] = new OpenApiResponse
         {
-            Description = "The image's bytes, with ETag, Last-Modified and long-lived Cache-Control.",
+            Description = "The image's bytes, or a variant's, with ETag, Last-Modified and long-lived Cache-Control.",
             Content = RawImageTypes[..^1].ToDictionary(type => type, type => new OpenApiMediaType
             {
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String, ContentMediaType = type },

@@ -37,6 +37,8 @@ public static class ItemsSetup
         });
         services.AddHostedService<S3BucketSetup>();
         services.AddSingleton<ReadRedirects>();
+        services.AddSingleton<VariantEncoder>();
+        services.AddSingleton<VariantStore>();
         services.AddSingleton<BlobReferences>();
         services.AddScoped<Ingest.Ingest>();
         services.AddSingleton<MediaCatalog>();

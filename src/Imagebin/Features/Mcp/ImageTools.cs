@@ -331,8 +331,12 @@ public sealed class ImageTools(
             .. extra,
             Link(item.ViewUrl, item.Id, "View page", "text/html"),
             Link(item.DirectUrl, item.Id + "." + item.DirectUrl.Split('?')[0].Split('.')[^1], "Image bytes", item.ContentType),
+            Link(PreviewUrl(item.DirectUrl), item.Id + "-preview.webp", "Preview (640 px WebP; not counted as a download)", "image/webp"),
         ],
     };
+
+    /// <summary>A variant small enough for a model's context: 640 pixels wide (or less), WebP.</summary>
+    public static string PreviewUrl(string directUrl) => directUrl + (directUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "w=640&format=webp";
 
     private static ResourceLinkBlock Link(string uri, string name, string title, string? mimeType) =>
         new() { Uri = uri, Name = name, Title = title, MimeType = mimeType };

@@ -60,7 +60,7 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
 
             if (handle is not null)
             {
-                await CopyFromHandleAsync(handle, response, httpContext.RequestAborted);
+                await CopyFromHandleAsync(handle, offset, length, response, entry.BlobKey, httpContext.RequestAborted);
             }
             else
             {
@@ -94,7 +94,8 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
         }
     }
 
-    private async Task CopyFromHandleAsync(SafeFileHandle handle, HttpResponse response, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="length"/> bytes of the file from <paramref name="offset"/> straight into the response's pipe.</summary>
+    public static async Task CopyFromHandleAsync(SafeFileHandle handle, long offset, long length, HttpResponse response, string key, CancellationToken cancellationToken)
     {
         var writer = response.BodyWriter;
         var position = offset;
@@ -107,7 +108,7 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
             var read = RandomAccess.Read(handle, memory.Span[..want], position);
             if (read == 0)
             {
-                throw new IOException($"Blob {entry.BlobKey} ended early at byte {position}.");
+                throw new IOException($"Blob {key} ended early at byte {position}.");
             }
 
             writer.Advance(read);

@@ -61,7 +61,8 @@ public sealed class Maintenance(
                 continue;
             }
 
-            var removed = BlobKeys.Sha256Of(key) is { } sha
+            // A variant goes when its source blob has no reference left.
+            var removed = (BlobKeys.Sha256Of(key) ?? VariantKeys.SourceSha256(key)) is { } sha
                 ? await blobs.DeleteIfUnreferencedAsync(db, key, sha, cancellationToken)
                 : await DeleteStrayAsync(key, cancellationToken);
             if (removed)

@@ -18,18 +18,20 @@ public static class MediaApi
         var path = options.DirectBaseUrl is { } direct ? new Uri(direct).AbsolutePath.TrimEnd('/') : "/i";
         app.MapMethods($"{path}/{{file}}", [HttpMethods.Get, HttpMethods.Head], ServeAsync).WithTags("Media")
             .WithSummary("The image's bytes (direct_url)")
-            .WithDescription("Cookieless; the owner's credentials also open their own private and unscanned items.")
-            .ProducesErrors(ErrorCodes.NotFound, ErrorCodes.Gone, ErrorCodes.DownloadLimitReached, ErrorCodes.ScanPending)
+            .WithDescription("Cookieless; the owner's credentials also open their own private and unscanned items. `w`, `format` and `auto` "
+                + "ask for a resized or re-encoded variant, which follows the original's visibility and does not count a download.")
+            .ProducesErrors(ErrorCodes.InvalidRequest, ErrorCodes.NotFound, ErrorCodes.Gone, ErrorCodes.DownloadLimitReached, ErrorCodes.ScanPending)
             .AddOpenApiOperationTransformer(OpenApiOperations.DirectMedia);
         return app;
     }
 
-    private static async Task<Results<BlobResult, StatusCodeHttpResult, RedirectHttpResult, ApiError>> ServeAsync(
+    private static async Task<Results<BlobResult, VariantResult, StatusCodeHttpResult, RedirectHttpResult, ApiError>> ServeAsync(
         string file,
         HttpContext context,
         ClaimsPrincipal user,
         MediaCatalog catalog,
         DownloadCounter downloads,
+        VariantStore variants,
         ReadRedirects redirects,
         SiteUrls site,
         IOptions<MediaOptions> options,
@@ -73,12 +75,35 @@ public static class MediaApi
             };
         }
 
+        var variantRequested = VariantSpec.IsRequested(request.Query);
         if (dot < 0 || file[(dot + 1)..] != entry.Extension)
         {
-            return TypedResults.Redirect(site.Direct(id, entry.Extension, entry.Private ? secret : null), permanent: true);
+            // A variant's parameters (and the share secret with them) carry over to the right name.
+            return TypedResults.Redirect(
+                variantRequested
+                    ? site.Direct(id, entry.Extension, null) + request.QueryString.Value
+                    : site.Direct(id, entry.Extension, entry.Private ? secret : null),
+                permanent: true);
         }
 
         var headOnly = HttpMethods.IsHead(request.Method);
+        if (variantRequested)
+        {
+            var (spec, error) = VariantSpec.Parse(request.Query, request.Headers.Accept, entry.Format);
+            if (spec is null)
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, error!);
+            }
+
+            if (spec.Width is not null || spec.Format != entry.Format)
+            {
+                return await ServeVariantAsync(entry, spec, headOnly, context, downloads, variants);
+            }
+
+            // ?auto that settles on the original's format at its own width is the original itself.
+            context.Response.Headers.Vary = "Accept";
+        }
+
         var notModified = IsNotModified(request, entry);
         if (entry.DlLimit is not null && (headOnly || notModified) && await downloads.IsExhaustedAsync(id, context.RequestAborted))
         {
@@ -126,18 +151,54 @@ public static class MediaApi
         return new BlobResult(entry, 0, entry.Size, partial: false, headOnly: false);
     }
 
-    private static bool IsNotModified(HttpRequest request, MediaEntry entry)
+    /// <summary>
+    /// A variant follows the original's rules (checked by the caller) and, once the download limit is reached, is gone
+    /// with it; it does not count a download itself.
+    /// </summary>
+    private static async Task<Results<BlobResult, VariantResult, StatusCodeHttpResult, RedirectHttpResult, ApiError>> ServeVariantAsync(
+        MediaEntry entry, VariantSpec spec, bool headOnly, HttpContext context, DownloadCounter downloads, VariantStore variants)
+    {
+        if (entry.DlLimit is not null && await downloads.IsExhaustedAsync(entry.Id, context.RequestAborted))
+        {
+            return LimitReached();
+        }
+
+        if (IsNotModified(context.Request, spec.ETagFor(entry.Sha256), lastModified: null))
+        {
+            return VariantResult.NotModified(entry, spec);
+        }
+
+        try
+        {
+            return new VariantResult(entry, spec, await variants.OpenAsync(entry, spec, context.RequestAborted), headOnly);
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The source blob went away under the item (deleted a moment ago): gone for this request too.
+            context.RequestServices.GetRequiredService<MediaCatalog>().Invalidate(entry.Id);
+            return NotFound();
+        }
+    }
+
+    private static bool IsNotModified(HttpRequest request, MediaEntry entry) => IsNotModified(request, entry.ETag, entry.LastModified);
+
+    private static bool IsNotModified(HttpRequest request, string etag, string? lastModified)
     {
         var ifNoneMatch = request.Headers.IfNoneMatch;
         if (ifNoneMatch.Count > 0)
         {
             return EntityTagHeaderValue.TryParseList(ifNoneMatch, out var tags)
-                && tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Tag.Value == entry.ETag);
+                && tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Tag.Value == etag);
+        }
+
+        if (lastModified is null)
+        {
+            return false;
         }
 
         return request.Headers.IfModifiedSince.Count > 0
             && HeaderUtilities.TryParseDate(request.Headers.IfModifiedSince.ToString(), out var since)
-            && HeaderUtilities.TryParseDate(entry.LastModified, out var modified)
+            && HeaderUtilities.TryParseDate(lastModified, out var modified)
             && modified <= since;
     }
 

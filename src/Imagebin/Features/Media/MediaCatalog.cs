@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Imagebin.Data;
+using Imagebin.Features.Items.Ingest;
 using Imagebin.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
@@ -38,6 +39,11 @@ public sealed class MediaEntry
     public required string Id { get; init; }
     public string? OwnerId { get; init; }
     public required string BlobKey { get; init; }
+
+    /// <summary>The blob's sha256, from which its variants' keys and validators are derived.</summary>
+    public required string Sha256 { get; init; }
+
+    public ImageFormat Format { get; init; }
     public string? LocalPath { get; init; }
 
     /// <summary>
@@ -118,6 +124,8 @@ public sealed class MediaCatalog : IDisposable
             Id = item.Id,
             OwnerId = item.OwnerId,
             BlobKey = key!,
+            Sha256 = item.BlobSha256,
+            Format = ImageFormats.FromExtension(item.Extension),
             LocalPath = localPath,
             Handle = localPath is null ? null : TryOpen(localPath),
             ContentType = item.ContentType,

@@ -152,6 +152,8 @@ public static class HomePage
             .ToString();
     }
 
+    private static readonly int[] GalleryWidths = [320, 480, 960];
+
     private static string Gallery(List<Item> items, string? next, bool older, SiteUrls site)
     {
         var html = new StringBuilder("<section class=\"gallery-section\" aria-labelledby=\"gallery-heading\"><h2 id=\"gallery-heading\">Recent images</h2>");
@@ -164,7 +166,9 @@ public static class HomePage
             html.Append("<ul class=\"gallery\">");
             foreach (var item in items)
             {
-                html.Append($"<li><a href=\"/v/{E(item.Id)}\"><img src=\"{E(site.Direct(item.Id, item.Extension, secret: null))}\" alt=\"{E(AltText(item))}\"")
+                // Variants, which do not count downloads: a tile is about 10rem square, cropped to fill.
+                var srcset = string.Join(", ", GalleryWidths.Select(w => $"{site.Variant(item.Id, item.Extension, w)} {w}w"));
+                html.Append($"<li><a href=\"/v/{E(item.Id)}\"><img src=\"{E(site.Variant(item.Id, item.Extension, 480))}\" srcset=\"{E(srcset)}\" sizes=\"14rem\" alt=\"{E(AltText(item))}\"")
                     .Append(item.Width is { } width ? $" width=\"{width}\"" : "")
                     .Append(item.Height is { } height ? $" height=\"{height}\"" : "")
                     .Append(ImagePlaceholders.Attribute(item.Placeholder))

@@ -121,19 +121,24 @@ public static class ViewPages
     /// </summary>
     private static string OpenGraph(Item item, string title, SiteUrls site)
     {
-        var directUrl = site.Direct(item.Id, item.Extension, secret: null);
+        // A 1280-pixel variant: large enough for any card, much smaller than a camera original, and no download counted.
+        const int PreviewWidth = 1280;
+        var imageUrl = site.Variant(item.Id, item.Extension, PreviewWidth);
+        var (previewWidth, previewHeight) = item.Width is { } w && item.Height is { } h && w > PreviewWidth
+            ? (PreviewWidth, (int?)Math.Max(1, (int)Math.Round(h * (double)PreviewWidth / w)))
+            : (item.Width, item.Height);
         var head = new StringBuilder()
             .Append($"<meta property=\"og:type\" content=\"website\">")
             .Append($"<meta property=\"og:title\" content=\"{E(title)}\">")
             .Append($"<meta property=\"og:url\" content=\"{E(site.View(item.Id, secret: null))}\">")
-            .Append($"<meta property=\"og:image\" content=\"{E(directUrl)}\">")
+            .Append($"<meta property=\"og:image\" content=\"{E(imageUrl)}\">")
             .Append($"<meta property=\"og:image:type\" content=\"{E(item.ContentType)}\">")
-            .Append(item.Width is { } width ? $"<meta property=\"og:image:width\" content=\"{width}\">" : "")
-            .Append(item.Height is { } height ? $"<meta property=\"og:image:height\" content=\"{height}\">" : "")
+            .Append(previewWidth is { } width ? $"<meta property=\"og:image:width\" content=\"{width}\">" : "")
+            .Append(previewHeight is { } height ? $"<meta property=\"og:image:height\" content=\"{height}\">" : "")
             .Append(item.Description is null ? "" : $"<meta property=\"og:description\" content=\"{E(item.Description)}\">")
             .Append($"<meta property=\"og:image:alt\" content=\"{E(AltText(item))}\">")
             .Append("<meta name=\"twitter:card\" content=\"summary_large_image\">")
-            .Append($"<meta name=\"twitter:image\" content=\"{E(directUrl)}\">");
+            .Append($"<meta name=\"twitter:image\" content=\"{E(imageUrl)}\">");
         if (OEmbed.IsEmbeddable(item.ScanState, item.DlLimit, item.Width, item.Height))
         {
             head.Append($"<link rel=\"alternate\" type=\"application/json+oembed\" href=\"{E(OEmbed.DiscoveryUrl(site, item.Id))}\" title=\"{E(title)}\">");

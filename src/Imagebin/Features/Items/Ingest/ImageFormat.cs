@@ -31,4 +31,15 @@ public static class ImageFormats
         ImageFormat.Avif => "avif",
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
+
+    /// <summary>The format a stored item's extension names.</summary>
+    public static ImageFormat FromExtension(string extension) => extension switch
+    {
+        "jpg" => ImageFormat.Jpeg,
+        "png" => ImageFormat.Png,
+        "gif" => ImageFormat.Gif,
+        "webp" => ImageFormat.WebP,
+        "avif" => ImageFormat.Avif,
+        _ => throw new ArgumentOutOfRangeException(nameof(extension), extension, "Not an extension Imagebin stores."),
+    };
 }
