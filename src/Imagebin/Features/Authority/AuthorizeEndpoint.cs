@@ -45,7 +45,7 @@ public static class AuthorizeEndpoint
                 return Refuse(Errors.LoginRequired, "The user is not signed in.");
             }
 
-            return Results.Redirect($"{SignInPages.SignInPath}?return_url={Uri.EscapeDataString(ReturnUrl(request))}");
+            return SignInPages.SignInFirst(ReturnUrl(request));
         }
 
         var application = await applications.FindByClientIdAsync(request.ClientId!, context.RequestAborted)

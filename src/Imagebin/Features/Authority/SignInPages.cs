@@ -14,6 +14,12 @@ public static class SignInPages
     public const string SignInPath = "/account/signin";
     public const string SignUpPath = "/account/signup";
     public const string SignOutPath = "/account/signout";
+
+    /// <summary>Sends a signed-out visitor to the sign-in form, and from there back to <paramref name="returnUrl"/>.</summary>
+    public static IResult SignInFirst(string returnUrl) => Results.Redirect($"{SignInPath}?return_url={Uri.EscapeDataString(returnUrl)}");
+
+    /// <summary><see cref="SignInFirst(string)"/> back to this request's page (path and query).</summary>
+    public static IResult SignInFirst(HttpContext context) => SignInFirst(context.Request.Path + context.Request.QueryString);
     private const int MinPasswordLength = 10;
     private const int MaxPasswordLength = 256;
     private const int SignInAttemptsPerWindow = 10;

@@ -97,7 +97,7 @@ public static class MediaApi
 
             if (spec.Width is not null || spec.Format != entry.Format)
             {
-                return await ServeVariantAsync(entry, spec, headOnly, context, downloads, variants);
+                return await ServeVariantAsync(entry, spec, headOnly, context, catalog, downloads, variants);
             }
 
             // ?auto that settles on the original's format at its own width is the original itself.
@@ -156,7 +156,7 @@ public static class MediaApi
     /// with it; it does not count a download itself.
     /// </summary>
     private static async Task<Results<BlobResult, VariantResult, StatusCodeHttpResult, RedirectHttpResult, ApiError>> ServeVariantAsync(
-        MediaEntry entry, VariantSpec spec, bool headOnly, HttpContext context, DownloadCounter downloads, VariantStore variants)
+        MediaEntry entry, VariantSpec spec, bool headOnly, HttpContext context, MediaCatalog catalog, DownloadCounter downloads, VariantStore variants)
     {
         if (entry.DlLimit is not null && await downloads.IsExhaustedAsync(entry.Id, context.RequestAborted))
         {
@@ -175,7 +175,7 @@ public static class MediaApi
         catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
         {
             // The source blob went away under the item (deleted a moment ago): gone for this request too.
-            context.RequestServices.GetRequiredService<MediaCatalog>().Invalidate(entry.Id);
+            catalog.Invalidate(entry.Id);
             return NotFound();
         }
     }

@@ -34,7 +34,7 @@ public static class AccountPage
         var account = await Sessions.CurrentAccountAsync(context);
         if (account is null)
         {
-            return DashboardPage.SignInFirst(context);
+            return SignInPages.SignInFirst(context);
         }
 
         var keys = await db.ApiKeys.AsNoTracking().Where(k => k.AccountId == account.Id)
@@ -146,7 +146,8 @@ public static class AccountPage
         var account = await Sessions.CurrentAccountAsync(context);
         if (account is null)
         {
-            return Results.Redirect($"{SignInPages.SignInPath}?return_url={Uri.EscapeDataString(Html.AccountPath)}");
+            // A POST cannot be returned to: back to the page the form is on.
+            return SignInPages.SignInFirst(Html.AccountPath);
         }
 
         if (!await SignInPages.IsValidFormAsync(context, antiforgery))

@@ -44,8 +44,7 @@ public static class AdminPages
         var account = await Sessions.CurrentAccountAsync(context);
         if (account is null)
         {
-            var returnUrl = context.Request.Path + context.Request.QueryString;
-            return Results.Redirect($"{SignInPages.SignInPath}?return_url={Uri.EscapeDataString(returnUrl)}");
+            return SignInPages.SignInFirst(context);
         }
 
         return account.Role == AccountRoles.Admin ? null : Results.NotFound();

@@ -22,17 +22,13 @@ public static class DashboardPage
         return app;
     }
 
-    /// <summary>Where a signed-out visitor of <paramref name="context"/>'s page is sent: the sign-in form, then back here.</summary>
-    internal static IResult SignInFirst(HttpContext context) =>
-        Results.Redirect($"{SignInPages.SignInPath}?return_url={Uri.EscapeDataString(context.Request.Path + context.Request.QueryString)}");
-
     private static async Task<IResult> ShowAsync(
         HttpContext context, ImagebinDb db, SiteUrls site, DownloadCounter downloads, TimeProvider time, CancellationToken cancellationToken)
     {
         var account = await Sessions.CurrentAccountAsync(context);
         if (account is null)
         {
-            return SignInFirst(context);
+            return SignInPages.SignInFirst(context);
         }
 
         var query = context.Request.Query;
