@@ -11,6 +11,7 @@ public static class HostSetup
     /// <summary>Site options, JSON, Kestrel limits and error handling: what every feature relies on.</summary>
     public static WebApplicationBuilder AddImagebinHost(this WebApplicationBuilder builder)
     {
+        NativeHeap.Tune();
         var configuration = builder.Configuration;
         if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["http_ports"]))
         {

@@ -271,17 +271,47 @@ public sealed class VariantTests
         await using var app = new ImagebinApp(backend);
         var owner = await app.OwnerAsync();
         var anonymous = app.Anonymous();
-        var (_, path) = await UploadPassedAsync(owner, TestImages.Jpeg(600, 400));
+        var (id, path) = await UploadPassedAsync(owner, TestImages.Jpeg(600, 400));
         var first = await anonymous.GetByteArrayAsync($"{path}?w=480&format=png");
         var key = Assert.Single(VariantKeysIn(await app.BlobKeysAsync()));
 
         await app.Services.GetRequiredService<IBlobStore>().DeleteAsync(key, CancellationToken.None);
         Assert.Empty(VariantKeysIn(await app.BlobKeysAsync()));
+        // A node keeps a variant it opened for as long as it keeps the item (Media:CacheSeconds); this is that time passing.
+        app.Services.GetRequiredService<MediaCatalog>().Invalidate(id);
         var again = await anonymous.GetByteArrayAsync($"{path}?w=480&format=png");
 
         Assert.Equal(first, again);
         Assert.Equal(2, app.Services.GetRequiredService<VariantEncoder>().Encodes);
         Assert.Equal([key], VariantKeysIn(await app.BlobKeysAsync()));
+    }
+
+    [Fact]
+    public async Task CachedVariant_IsServedFromTheFileTheNodeHoldsOpen()
+    {
+        await using var app = new ImagebinApp(settings: new() { ["Media:CacheSeconds"] = "600" });
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var (_, path) = await UploadPassedAsync(owner, TestImages.Jpeg(600, 400));
+        var first = await anonymous.GetAsync($"{path}?w=320&format=webp");
+        var bytes = await first.Content.ReadAsByteArrayAsync();
+        var key = Assert.Single(VariantKeysIn(await app.BlobKeysAsync()));
+
+        // Without the store: the open file answers, with the same validator, and nothing is encoded again.
+        await app.Services.GetRequiredService<IBlobStore>().DeleteAsync(key, CancellationToken.None);
+        for (var i = 0; i < 3; i++)
+        {
+            var again = await anonymous.GetAsync($"{path}?w=320&format=webp");
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+            Assert.Equal(bytes, await again.Content.ReadAsByteArrayAsync());
+            Assert.Equal(first.Headers.ETag, again.Headers.ETag);
+            Assert.Equal(bytes.Length, again.Content.Headers.ContentLength);
+        }
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, $"{path}?w=320&format=webp");
+        conditional.Headers.IfNoneMatch.Add(first.Headers.ETag!);
+        Assert.Equal(HttpStatusCode.NotModified, (await anonymous.SendAsync(conditional)).StatusCode);
+        Assert.Equal(1, app.Services.GetRequiredService<VariantEncoder>().Encodes);
     }
 
     [Theory, Backends]

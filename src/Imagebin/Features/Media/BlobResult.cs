@@ -65,6 +65,7 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
             else
             {
                 var store = httpContext.RequestServices.GetRequiredService<IBlobStore>();
+                await response.StartAsync(httpContext.RequestAborted);
                 await using var stream = await store.OpenReadAsync(entry.BlobKey, offset, length, httpContext.RequestAborted);
                 await stream.CopyToAsync(response.Body, httpContext.RequestAborted);
             }
@@ -97,6 +98,9 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
     /// <summary>Writes <paramref name="length"/> bytes of the file from <paramref name="offset"/> straight into the response's pipe.</summary>
     public static async Task CopyFromHandleAsync(SafeFileHandle handle, long offset, long length, HttpResponse response, string key, CancellationToken cancellationToken)
     {
+        // Kestrel keeps whatever is written before the headers in buffers of its own and copies it behind them later:
+        // for an image under the flush size, that was a second copy of every byte. Headers first, then the bytes.
+        await response.StartAsync(cancellationToken);
         var writer = response.BodyWriter;
         var position = offset;
         var remaining = length;

@@ -61,7 +61,9 @@ public sealed class DownloadCounter(IDbContextFactory<ImagebinDb> contexts, ILog
         }
 
         // Subtract what was written instead of swapping dictionaries, so a count racing with the flush is never lost.
+        // Rows are updated in id order, so two nodes flushing the same items lock them in the same order (no deadlock).
         var batch = _pending.ToArray();
+        Array.Sort(batch, (a, b) => string.CompareOrdinal(a.Key, b.Key));
         try
         {
             await using var db = await contexts.CreateDbContextAsync(cancellationToken);

@@ -163,14 +163,23 @@ public static class MediaApi
             return LimitReached();
         }
 
-        if (IsNotModified(context.Request, spec.ETagFor(entry.Sha256), lastModified: null))
+        var key = (spec.Width, spec.Format);
+        var cached = entry.Variants.GetValueOrDefault(key);
+        var etag = cached?.ETag ?? spec.ETagFor(entry.Sha256);
+        if (IsNotModified(context.Request, etag, lastModified: null))
         {
-            return VariantResult.NotModified(entry, spec);
+            return VariantResult.NotModified(entry, spec, etag);
         }
 
+        if (cached is not null && Share(cached) is { } shared)
+        {
+            return new VariantResult(entry, spec, etag, shared, headOnly);
+        }
+
+        OpenedVariant opened;
         try
         {
-            return new VariantResult(entry, spec, await variants.OpenAsync(entry, spec, context.RequestAborted), headOnly);
+            opened = await variants.OpenAsync(entry, spec, context.RequestAborted);
         }
         catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -178,6 +187,29 @@ public static class MediaApi
             catalog.Invalidate(entry.Id);
             return NotFound();
         }
+
+        // A local variant stays open with the entry, so the next request neither opens nor hashes anything.
+        if (opened.Handle is { } handle && entry.TryKeep(key, new CachedVariant(handle, opened.Length, etag)))
+        {
+            opened = Share(entry.Variants[key]) ?? opened;
+        }
+
+        return new VariantResult(entry, spec, etag, opened, headOnly);
+    }
+
+    /// <summary>A reference on an entry's open variant, or null when the entry closed it a moment ago.</summary>
+    private static OpenedVariant? Share(CachedVariant cached)
+    {
+        var added = false;
+        try
+        {
+            cached.Handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        return added ? new OpenedVariant(cached.Handle, null, cached.Length, shared: true) : null;
     }
 
     private static bool IsNotModified(HttpRequest request, MediaEntry entry) => IsNotModified(request, entry.ETag, entry.LastModified);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -58,6 +59,45 @@ public sealed class MediaEntry
     public required string LastModified { get; init; }
     public bool Private { get; init; }
     public string? ShareSecret { get; init; }
+
+    /// <summary>
+    /// Variants of this blob already opened on this node (local files only), with their validators, so a cached variant
+    /// costs what the original does: no open, no hashing per request. Closed with the entry.
+    /// </summary>
+    internal ConcurrentDictionary<(int? Width, ImageFormat Format), CachedVariant> Variants { get; } = new();
+
+    private volatile bool _evicted;
+
+    /// <summary>Keeps <paramref name="variant"/> for the entry's lifetime; false (and the caller keeps it) once it was evicted.</summary>
+    internal bool TryKeep((int? Width, ImageFormat Format) key, CachedVariant variant)
+    {
+        if (_evicted || !Variants.TryAdd(key, variant))
+        {
+            return false;
+        }
+
+        if (_evicted && Variants.TryRemove(new KeyValuePair<(int?, ImageFormat), CachedVariant>(key, variant)))
+        {
+            // Evicted while adding: the eviction may not have seen it, so give it back to the caller.
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Closes what the entry holds open; readers holding a reference finish first (<see cref="SafeHandle.DangerousAddRef"/>).</summary>
+    internal void Close()
+    {
+        _evicted = true;
+        Handle?.Dispose();
+        foreach (var key in Variants.Keys)
+        {
+            if (Variants.TryRemove(key, out var variant))
+            {
+                variant.Handle.Dispose();
+            }
+        }
+    }
     public required string ScanState { get; init; }
     public long? DlLimit { get; init; }
     public long? ExpiresAt { get; init; }
@@ -103,7 +143,7 @@ public sealed class MediaCatalog : IDisposable
 
     private static readonly PostEvictionCallbackRegistration CloseHandle = new()
     {
-        EvictionCallback = (_, value, _, _) => (value as MediaEntry)?.Handle?.Dispose(),
+        EvictionCallback = (_, value, _, _) => (value as MediaEntry)?.Close(),
     };
 
     public async ValueTask<MediaEntry?> FindAsync(string id, CancellationToken cancellationToken)
@@ -169,6 +209,9 @@ public sealed class MediaCatalog : IDisposable
         }
     }
 }
+
+/// <summary>A variant's file held open by a <see cref="MediaEntry"/>, with its length and validator.</summary>
+internal sealed record CachedVariant(SafeFileHandle Handle, long Length, string ETag);
 
 public static class ShareSecrets
 {

@@ -3,16 +3,16 @@ using Imagebin.Features.Items.Ingest;
 namespace Imagebin.Features.Media;
 
 /// <summary>Writes a variant's bytes with the item's serving headers and the variant's type and validator.</summary>
-public sealed class VariantResult(MediaEntry entry, VariantSpec spec, OpenedVariant? variant, bool headOnly) : IResult
+public sealed class VariantResult(MediaEntry entry, VariantSpec spec, string etag, OpenedVariant? variant, bool headOnly) : IResult
 {
     /// <summary>304 for a request that already holds this variant.</summary>
-    public static VariantResult NotModified(MediaEntry entry, VariantSpec spec) => new(entry, spec, null, headOnly: true);
+    public static VariantResult NotModified(MediaEntry entry, VariantSpec spec, string etag) => new(entry, spec, etag, null, headOnly: true);
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
         await using var opened = variant;
-        WriteHeaders(response, entry, spec);
+        WriteHeaders(response, entry, spec, etag);
         if (opened is null)
         {
             response.StatusCode = StatusCodes.Status304NotModified;
@@ -32,17 +32,18 @@ public sealed class VariantResult(MediaEntry entry, VariantSpec spec, OpenedVari
         }
         else
         {
+            await response.StartAsync(httpContext.RequestAborted);
             await opened.Stream!.CopyToAsync(response.Body, httpContext.RequestAborted);
         }
     }
 
     /// <summary>The original's headers (caching, privacy, security) with the variant's type and validator.</summary>
-    public static void WriteHeaders(HttpResponse response, MediaEntry entry, VariantSpec spec)
+    public static void WriteHeaders(HttpResponse response, MediaEntry entry, VariantSpec spec, string etag)
     {
         MediaHeaders.Write(response, entry);
         var headers = response.Headers;
         headers.ContentType = spec.Format.ContentType();
-        headers.ETag = spec.ETagFor(entry.Sha256);
+        headers.ETag = etag;
         headers.AcceptRanges = "none";
         if (spec.Negotiated)
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Imagebin.Features.Items.Ingest;
 using Imagebin.Infrastructure;
 using Imagebin.Storage;
@@ -7,8 +8,12 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Imagebin.Features.Media;
 
-/// <summary>A stored variant opened for reading: a local file (positional reads) or a stream from the store.</summary>
-public sealed class OpenedVariant(SafeFileHandle? handle, Stream? stream, long length) : IAsyncDisposable
+/// <summary>
+/// A stored variant opened for reading: a local file (positional reads) or a stream from the store. A shared handle
+/// belongs to a <see cref="MediaEntry"/>; this reader holds a reference on it (<see cref="SafeHandle.DangerousAddRef"/>)
+/// and gives it back when done.
+/// </summary>
+public sealed class OpenedVariant(SafeFileHandle? handle, Stream? stream, long length, bool shared = false) : IAsyncDisposable
 {
     public SafeFileHandle? Handle { get; } = handle;
     public Stream? Stream { get; } = stream;
@@ -16,7 +21,15 @@ public sealed class OpenedVariant(SafeFileHandle? handle, Stream? stream, long l
 
     public async ValueTask DisposeAsync()
     {
-        Handle?.Dispose();
+        if (shared)
+        {
+            Handle!.DangerousRelease();
+        }
+        else
+        {
+            Handle?.Dispose();
+        }
+
         if (Stream is not null)
         {
             await Stream.DisposeAsync();

@@ -304,6 +304,9 @@ public sealed class NsfwClassifier : IDisposable
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            // One small input at a time: the arena and memory patterns only keep tens of MB resident between scans.
+            EnableCpuMemArena = false,
+            EnableMemoryPattern = false,
         };
         return new InferenceSession(bytes, options);
     }
