@@ -179,4 +179,30 @@ public sealed class BrowserSessionTests
         Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, stranger.StatusCode);
     }
+
+    [Fact]
+    public async Task DirectPath_NeverReadsTheSession()
+    {
+        await using var app = new ImagebinApp();
+        using var browser = await SignedInBrowser.SignInAsync(app, "frank");
+        using var upload = browser.Request(HttpMethod.Post, "/api/v1/items", Jpeg());
+        upload.Headers.Add("x-private", "1");
+        using var created = await browser.Client.SendAsync(upload);
+        var item = await created.JsonAsync();
+        var id = item.GetProperty("id").GetString()!;
+        await browser.Client.WaitForScanAsync(id);
+        var direct = item.PathOf("direct_url");
+        var bare = direct[..direct.IndexOf('?', StringComparison.Ordinal)];
+
+        // The session opens the owner's pages and API, but the direct path is cookieless (DESIGN §6): without the share
+        // secret, the owner's own browser gets what everyone gets, and nothing is set.
+        using var withCookie = await browser.Client.GetAsync(bare);
+        await withCookie.AssertErrorAsync(404, "not_found");
+        using var variant = await browser.Client.GetAsync($"{bare}?w=64");
+        await variant.AssertErrorAsync(404, "not_found");
+        using var shared = await browser.Client.GetAsync(direct);
+        Assert.Equal(HttpStatusCode.OK, shared.StatusCode);
+        Assert.False(shared.Headers.Contains("Set-Cookie"));
+        Assert.False(shared.Headers.Contains("Vary"));
+    }
 }
