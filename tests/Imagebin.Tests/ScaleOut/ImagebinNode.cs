@@ -125,12 +125,18 @@ public sealed class ImagebinNode : IAsyncDisposable
         throw new TimeoutException($"Node on port {Port} did not become healthy:\n{Tail()}");
     }
 
-    public string Tail()
+    public string Tail() => string.Join('\n', Log().Split('\n').TakeLast(40));
+
+    /// <summary>Everything the node has written to stdout and stderr so far.</summary>
+    public string Log()
     {
-        _log.Flush();
+        lock (_log)
+        {
+            _log.Flush();
+        }
+
         using var reader = new StreamReader(new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
-        var lines = reader.ReadToEnd().Split('\n');
-        return string.Join('\n', lines.TakeLast(40));
+        return reader.ReadToEnd();
     }
 
     private static void Write(StreamWriter log, string? line)

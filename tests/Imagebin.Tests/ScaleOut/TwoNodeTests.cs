@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Imagebin.Data;
 using Imagebin.Tests.Support;
 using Microsoft.EntityFrameworkCore;
@@ -190,6 +191,37 @@ public sealed class TwoNodeTests
         Assert.Equal(5, (await db.Items.AsNoTracking().SingleAsync(i => i.Id == id)).Downloads);
     }
 
+    [Fact]
+    public async Task NewVariant_AskedOfBothNodesAtOnce_IsEncodedOnce()
+    {
+        await using var cluster = await Cluster.StartAsync();
+        var item = await cluster.Owner(cluster.A).UploadAsync(TestImages.Jpeg(1600, 1200, seed: 9));
+        var id = item.GetProperty("id").GetString()!;
+        await cluster.Owner(cluster.B).WaitForScanAsync(id);
+        var url = item.PathOf("direct_url") + "?w=320&format=webp";
+        var nodes = new[] { cluster.A, cluster.B };
+
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        {
+            using var response = await nodes[i % 2].Client.GetAsync(url);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return Convert.ToHexString(SHA256.HashData(await response.Content.ReadAsByteArrayAsync()));
+        }));
+
+        Assert.Single(bodies.Distinct());
+        // The node that lost the race for the variant's lock found it in the bucket; node logs arrive through pipes.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        int made;
+        do
+        {
+            await Task.Delay(100);
+            made = nodes.Sum(node => Regex.Count(node.Log(), "Made variant variants/"));
+        }
+        while (made == 0 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(1, made);
+    }
+
     /// <summary>The pid in a worker id <c>machine:pid:guid:slot</c>.</summary>
     private static int NodeOf(string leaseOwner) => int.Parse(leaseOwner.Split(':')[1]);
 
@@ -223,6 +255,8 @@ public sealed class TwoNodeTests
             settings["Jobs:LeaseSeconds"] = ((int)(lease ?? TimeSpan.FromSeconds(3)).TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["Jobs:PollSeconds"] = "0.5";
             settings["Jobs:Concurrency"] = "2";
+            // Each encode is logged, so a test can count them across the two processes.
+            settings["Logging:LogLevel:Imagebin.Features.Media.VariantStore"] = "Information";
             var cluster = new Cluster(connectionString, settings);
             try
             {

@@ -39,13 +39,14 @@ public sealed class OpenedVariant(SafeFileHandle? handle, Stream? stream, long l
 
 /// <summary>
 /// Variants kept as cache in the blob store under keys derived from the source blob (<see cref="VariantKeys"/>).
-/// A missing variant is made once per node however many requests ask for it at the same time (one task per key), and the
-/// store is checked before encoding, so nodes that race each encode at most once and publish the same bytes atomically
-/// under the same key (the blob store's put is all-or-nothing). A variant deleted from the store is made again on the
+/// A missing variant is made once per node however many requests ask for it at the same time (one task per key), and
+/// across nodes once in all: the maker holds the variant's lock (<see cref="IBlobLocks.AcquireVariantAsync"/>, a
+/// PostgreSQL advisory lock when nodes share a store) while it checks the store, encodes and publishes, so a node that
+/// waited finds the variant there. A variant deleted from the store is made again on the
 /// next request. Variants are deleted with their source blob (<see cref="BlobReferences"/>), and the sweep removes any
 /// whose source is gone.
 /// </summary>
-public sealed class VariantStore(IBlobStore store, VariantEncoder encoder, IOptions<ImagebinOptions> options, ILogger<VariantStore> logger)
+public sealed class VariantStore(IBlobStore store, IBlobLocks locks, VariantEncoder encoder, IOptions<ImagebinOptions> options, ILogger<VariantStore> logger)
 {
     /// <summary>Beside the uploads' spool files, so the maintenance sweep removes what a crash leaves.</summary>
     private readonly string _temp = Path.Combine(options.Value.DataDir, "tmp");
@@ -84,6 +85,8 @@ public sealed class VariantStore(IBlobStore store, VariantEncoder encoder, IOpti
 
     private async Task MakeAsync(string key, MediaEntry entry, VariantSpec spec)
     {
+        // Other nodes asking for the same variant wait here, then find it made.
+        await using var held = await locks.AcquireVariantAsync(key, CancellationToken.None);
         // Another node (or an earlier request here) may have made it since this request looked.
         if (await store.ExistsAsync(key, CancellationToken.None))
         {
@@ -110,7 +113,7 @@ public sealed class VariantStore(IBlobStore store, VariantEncoder encoder, IOpti
 
             var started = TimeProvider.System.GetTimestamp();
             encoder.Encode(source, entry.Format, spec, target);
-            logger.LogDebug("Made variant {Key} in {Elapsed} ms", key, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+            logger.LogInformation("Made variant {Key} in {Elapsed} ms", key, (int)TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
             await store.PutAsync(key, target, CancellationToken.None);
         }
         finally
