@@ -53,6 +53,7 @@ cpu_ticks() {
   done
   echo "$sum"
 }
+# shellcheck disable=SC2034  # used by the scripts that source this file
 CLK_TCK=$(getconf CLK_TCK)
 machine_busy() { awk '$1=="cpu" {print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 
@@ -78,6 +79,51 @@ make_jpeg() { # width height out: that picture as a Q85 JPEG
   make_noisy_srgb "$1" "$2" "$WORK/picture.v"
   vips jpegsave "$WORK/picture.v" "$3" --Q 85 --strip
   rm -f "$WORK/picture.v"
+}
+
+# make_jpeg_set count width height dir: count distinct JPEGs (dir/img-00.jpg …) of width×height, like make_jpeg's picture:
+# one noise field (seeds 1, 2, 3 for R, G, B) of (width + 13·count)×(height + 13·count), each file cut from it at another
+# offset (13·i, 13·i) and saved at Q85. Distinct bytes and pixels for a tenth of the cost of a noise field per file.
+make_jpeg_set() {
+  local n=$1 w=$2 h=$3 dir=$4 d="$WORK/noise" i
+  local fw=$((w + 13 * n)) fh=$((h + 13 * n))
+  mkdir -p "$d" "$dir"
+  vips grey "$d/g.v" "$fw" "$fh"
+  vips linear "$d/g.v" "$d/gl.v" 160 48
+  for c in 1 2 3; do
+    vips gaussnoise "$d/n$c.v" "$fw" "$fh" --sigma 32 --mean 0 --seed "$c"
+    vips add "$d/gl.v" "$d/n$c.v" "$d/c$c.v"
+    rm -f "$d/n$c.v"
+  done
+  vips bandjoin "$d/c1.v $d/c2.v $d/c3.v" "$d/rgb.v"
+  rm -f "$d"/c?.v
+  vips cast "$d/rgb.v" "$d/rgbc.v" uchar
+  vips copy "$d/rgbc.v" "$d/field.v" --interpretation srgb
+  rm -f "$d/rgb.v" "$d/rgbc.v"
+  for ((i = 0; i < n; i++)); do
+    vips crop "$d/field.v" "$dir/$(printf 'img-%02d.jpg' "$i")[Q=85,strip]" $((13 * i)) $((13 * i)) "$w" "$h"
+  done
+  rm -f "$d"/*.v
+}
+
+# wait_idle pid [max seconds]: until the process uses under 5 % of a core over a second (background jobs such as scans
+# and captions done), at most max seconds (default 60); returns 1 when it never got idle
+wait_idle() {
+  local pid=$1 max=${2:-60} t0 t1
+  for _ in $(seq "$max"); do
+    t0=$(cpu_ticks "$pid"); sleep 1; t1=$(cpu_ticks "$pid")
+    ((100 * (t1 - t0) < 5 * CLK_TCK)) && return 0
+  done
+  return 1
+}
+
+# summary < numbers (one a line): "min median p90" (nearest rank), with printf format fmt (default %.1f)
+summary() {
+  sort -g | awk -v f="${1:-%.1f}" '{ v[NR] = $1 } END {
+    if (!NR) { print "- - -"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    r = int(0.9 * NR); if (r < 0.9 * NR) r++
+    printf f " " f " " f "\n", v[1], m, v[r] }'
 }
 
 # write_section name file: puts the section (from <!-- name:begin --> to <!-- name:end -->) into $OUT in place of the
