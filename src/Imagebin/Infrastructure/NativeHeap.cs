@@ -30,6 +30,26 @@ public static partial class NativeHeap
         }
     }
 
+    /// <summary>Gives free pages of glibc's heaps back to the kernel, e.g. after a large native component let go of its memory.</summary>
+    public static void Trim()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        try
+        {
+            malloc_trim(0);
+        }
+        catch (Exception exception) when (exception is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
     [DllImport("libc", ExactSpelling = true)]
     private static extern int mallopt(int param, int value);
+
+    [DllImport("libc", ExactSpelling = true)]
+    private static extern int malloc_trim(nuint pad);
 }

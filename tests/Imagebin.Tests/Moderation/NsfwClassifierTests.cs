@@ -196,6 +196,33 @@ public sealed class NsfwClassifierTests : IClassFixture<NsfwClassifierTests.Shar
         }
     }
 
+    [Fact]
+    public async Task IdleModel_IsUnloaded_NotWhileInUse_AndComesBackWithTheSameScores()
+    {
+        using var idle = new NsfwClassifier { UnloadAfterIdle = TimeSpan.FromMilliseconds(200) };
+        var input = NsfwReferenceInputs.Tensor("noise-seed-1");
+        Assert.False(idle.IsLoaded);
+        var first = idle.ClassifyTensor(input);
+        Assert.True(idle.IsLoaded);
+
+        // Not yet idle long enough; then idle; classifications running side by side never find it gone.
+        idle.UnloadIfIdle();
+        Assert.True(idle.IsLoaded);
+        await Task.Delay(250);
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            Assert.Equal(first, idle.ClassifyTensor(input));
+            idle.UnloadIfIdle();
+        });
+        await Task.Delay(250);
+        idle.UnloadIfIdle();
+        Assert.False(idle.IsLoaded);
+
+        Assert.Equal(first, idle.ClassifyTensor(input));
+        Assert.True(idle.IsLoaded);
+        Assert.Equal(first, classifier.ClassifyTensor(input));
+    }
+
     [Theory]
     [InlineData(4, 4, new[] { 0, 1, 2, 3 })]
     [InlineData(10, 4, new[] { 0, 3, 6, 9 })]

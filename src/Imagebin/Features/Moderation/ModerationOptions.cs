@@ -103,6 +103,13 @@ public sealed class ClassifierOptions
     /// <summary>Frames of an animated image that are classified (evenly spaced); the most explicit frame decides.</summary>
     [Range(1, 64)]
     public int MaxFrames { get; set; } = 4;
+
+    /// <summary>
+    /// Seconds without a scan after which the model is unloaded (about 45 MB resident), to be loaded again (and checked)
+    /// by the next scan, which waits ~0.1 s for it. 0 keeps it loaded.
+    /// </summary>
+    [Range(0, 86_400)]
+    public int UnloadAfterIdleSeconds { get; set; } = 120;
 }
 
 public static class ReportCategories

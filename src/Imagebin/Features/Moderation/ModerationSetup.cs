@@ -1,4 +1,5 @@
 using Imagebin.Jobs;
+using Microsoft.Extensions.Options;
 
 namespace Imagebin.Features.Moderation;
 
@@ -10,8 +11,13 @@ public static class ModerationSetup
         var services = builder.Services;
         services.AddOptions<ModerationOptions>().BindConfiguration(ModerationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<HashLists>();
-        // Loads (and checks) its model on first use, so roles that never classify never pay for it.
-        services.AddSingleton<NsfwClassifier>();
+        // Loads (and checks) its model on first use, so roles that never classify never pay for it, and lets it go when idle.
+        services.AddSingleton(provider => new NsfwClassifier
+        {
+            UnloadAfterIdle = provider.GetRequiredService<IOptions<ModerationOptions>>().Value.Classifier.UnloadAfterIdleSeconds is > 0 and var seconds
+                ? TimeSpan.FromSeconds(seconds)
+                : Timeout.InfiniteTimeSpan,
+        });
         services.AddScoped<Reviews>();
         services.AddScoped<Reports>();
         services.AddScoped<AccountBans>();

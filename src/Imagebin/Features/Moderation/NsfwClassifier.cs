@@ -28,7 +28,11 @@ public sealed class NsfwClassifier : IDisposable
     private static readonly string[] OutputNames = ["probabilities"];
 
     private readonly string modelPath;
-    private readonly Lazy<InferenceSession> session;
+    private readonly Lock _gate = new();
+    private InferenceSession? _session;
+    private int _users;
+    private long _lastUsed;
+    private Timer? _idleTimer;
 
     public NsfwClassifier()
         : this(Path.Combine(AppContext.BaseDirectory, "Features", "Moderation", "Models", "nsfw-mobilenetv2.onnx"))
@@ -38,7 +42,24 @@ public sealed class NsfwClassifier : IDisposable
     internal NsfwClassifier(string modelPath)
     {
         this.modelPath = modelPath;
-        session = new Lazy<InferenceSession>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>
+    /// Unload the model after this long without a classification (<c>Moderation:Classifier:UnloadAfterIdleSeconds</c>);
+    /// the next one loads it again. Infinite keeps it loaded.
+    /// </summary>
+    public TimeSpan UnloadAfterIdle { get; init; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>Whether the model is in memory now.</summary>
+    public bool IsLoaded
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _session is not null;
+            }
+        }
     }
 
     /// <summary>Recorded with every decision, so that a score can be traced to the model that gave it.</summary>
@@ -283,9 +304,63 @@ public sealed class NsfwClassifier : IDisposable
     {
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, TensorLength), InputShape);
         using var runOptions = new RunOptions();
-        using var outputs = session.Value.Run(runOptions, InputNames, [input], OutputNames);
-        var p = outputs[0].GetTensorDataAsSpan<float>();
-        return new NsfwScores(p[0], p[1], p[2], p[3], p[4]);
+        var session = Acquire();
+        try
+        {
+            using var outputs = session.Run(runOptions, InputNames, [input], OutputNames);
+            var p = outputs[0].GetTensorDataAsSpan<float>();
+            return new NsfwScores(p[0], p[1], p[2], p[3], p[4]);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    /// <summary>The session, loaded (and checked) on first use or after an unload; counted as in use until <see cref="Release"/>.</summary>
+    private InferenceSession Acquire()
+    {
+        lock (_gate)
+        {
+            if (_session is null)
+            {
+                _session = Load();
+                if (UnloadAfterIdle > TimeSpan.Zero && UnloadAfterIdle != Timeout.InfiniteTimeSpan)
+                {
+                    var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, UnloadAfterIdle.Ticks / 2));
+                    _idleTimer ??= new Timer(_ => UnloadIfIdle(), null, period, period);
+                }
+            }
+
+            _users++;
+            return _session;
+        }
+    }
+
+    private void Release()
+    {
+        lock (_gate)
+        {
+            _users--;
+            _lastUsed = Environment.TickCount64;
+        }
+    }
+
+    /// <summary>
+    /// Frees the model (weights and ONNX Runtime's buffers, about 45 MB resident) once nothing has been classified for
+    /// <see cref="UnloadAfterIdle"/> and no classification is running. A node that only serves images does not keep it.
+    /// </summary>
+    internal void UnloadIfIdle()
+    {
+        lock (_gate)
+        {
+            if (_session is not null && _users == 0 && Environment.TickCount64 - _lastUsed >= UnloadAfterIdle.TotalMilliseconds)
+            {
+                _session.Dispose();
+                _session = null;
+                Infrastructure.NativeHeap.Trim();
+            }
+        }
     }
 
     private InferenceSession Load()
@@ -313,9 +388,11 @@ public sealed class NsfwClassifier : IDisposable
 
     public void Dispose()
     {
-        if (session.IsValueCreated)
+        lock (_gate)
         {
-            session.Value.Dispose();
+            _idleTimer?.Dispose();
+            _session?.Dispose();
+            _session = null;
         }
     }
 }
