@@ -32,6 +32,13 @@ public sealed class MediaOptions
     /// <summary>Items whose serving facts (and open file handle) a node keeps at once.</summary>
     [Range(16, 1_000_000)]
     public int CacheEntries { get; set; } = 4096;
+
+    /// <summary>
+    /// How many different variants a node encodes at once; more wait their turn (each variant is still made once however
+    /// many ask). Encoding is CPU-bound, so more than the cores only adds memory.
+    /// </summary>
+    [Range(1, 64)]
+    public int MaxConcurrentEncodes { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 64);
 }
 
 /// <summary>What the direct path needs to answer for an item, with the header values computed once.</summary>

@@ -14,9 +14,14 @@ public sealed class VariantEncoder
     private const int Unbounded = 10_000_000;
 
     private int _encodes;
+    private int _inFlight;
+    private int _maxInFlight;
 
     /// <summary>Variants this node has encoded since start (tests count them to check single-flight).</summary>
     public int Encodes => Volatile.Read(ref _encodes);
+
+    /// <summary>The most encodes this node has had running at the same time (tests check <c>Media:MaxConcurrentEncodes</c>).</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
 
     public static bool CanAnimate(ImageFormat format) => format is ImageFormat.Gif or ImageFormat.WebP;
 
@@ -24,6 +29,27 @@ public sealed class VariantEncoder
     public void Encode(string source, ImageFormat sourceFormat, VariantSpec spec, string target)
     {
         Interlocked.Increment(ref _encodes);
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        for (var max = Volatile.Read(ref _maxInFlight); inFlight > max; max = Volatile.Read(ref _maxInFlight))
+        {
+            if (Interlocked.CompareExchange(ref _maxInFlight, inFlight, max) == max)
+            {
+                break;
+            }
+        }
+
+        try
+        {
+            EncodeOne(source, sourceFormat, spec, target);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private static void EncodeOne(string source, ImageFormat sourceFormat, VariantSpec spec, string target)
+    {
         var allPages = CanAnimate(sourceFormat) && CanAnimate(spec.Format);
         using var thumbnail = Image.Thumbnail(
             allPages ? $"{source}[n=-1]" : source,

@@ -8,6 +8,9 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Imagebin.Features.Media;
 
+/// <summary>The blob a variant is made from: its sha256 (from which the variant's key follows), its key and its format.</summary>
+public sealed record VariantSource(string Sha256, string BlobKey, ImageFormat Format);
+
 /// <summary>
 /// A stored variant opened for reading: a local file (positional reads) or a stream from the store. A shared handle
 /// belongs to a <see cref="MediaEntry"/>; this reader holds a reference on it (<see cref="SafeHandle.DangerousAddRef"/>)
@@ -46,15 +49,34 @@ public sealed class OpenedVariant(SafeFileHandle? handle, Stream? stream, long l
 /// next request. Variants are deleted with their source blob (<see cref="BlobReferences"/>), and the sweep removes any
 /// whose source is gone.
 /// </summary>
-public sealed class VariantStore(IBlobStore store, IBlobLocks locks, VariantEncoder encoder, IOptions<ImagebinOptions> options, ILogger<VariantStore> logger)
+public sealed class VariantStore(
+    IBlobStore store,
+    IBlobLocks locks,
+    VariantEncoder encoder,
+    IOptions<ImagebinOptions> options,
+    IOptions<MediaOptions> media,
+    ILogger<VariantStore> logger)
 {
     /// <summary>Beside the uploads' spool files, so the maintenance sweep removes what a crash leaves.</summary>
     private readonly string _temp = Path.Combine(options.Value.DataDir, "tmp");
 
     private readonly ConcurrentDictionary<string, Lazy<Task>> _making = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Slots for making different variants (<see cref="MediaOptions.MaxConcurrentEncodes"/>): the source's download and the
+    /// encode hold one, the upload of the result does not.
+    /// </summary>
+    private readonly SemaphoreSlim _slots = new(media.Value.MaxConcurrentEncodes, media.Value.MaxConcurrentEncodes);
+
     /// <summary>Opens the variant of <paramref name="entry"/>'s blob, making it first when the store does not have it.</summary>
-    public async Task<OpenedVariant> OpenAsync(MediaEntry entry, VariantSpec spec, CancellationToken cancellationToken)
+    public Task<OpenedVariant> OpenAsync(MediaEntry entry, VariantSpec spec, CancellationToken cancellationToken) =>
+        OpenAsync(new VariantSource(entry.Sha256, entry.BlobKey, entry.Format), spec, cancellationToken);
+
+    /// <summary>
+    /// Opens the variant of a blob, making it first when the store does not have it. A request waiting for its turn stops
+    /// waiting when <paramref name="cancellationToken"/> fires; the variant is still made, for the next request.
+    /// </summary>
+    public async Task<OpenedVariant> OpenAsync(VariantSource entry, VariantSpec spec, CancellationToken cancellationToken)
     {
         var key = spec.KeyFor(entry.Sha256);
         if (await TryOpenAsync(key, cancellationToken) is { } cached)
@@ -67,7 +89,7 @@ public sealed class VariantStore(IBlobStore store, IBlobLocks locks, VariantEnco
             ?? throw new FileNotFoundException($"Variant {key} was made but is not in the store.", key);
     }
 
-    private Task MakeOnceAsync(string key, MediaEntry entry, VariantSpec spec)
+    private Task MakeOnceAsync(string key, VariantSource entry, VariantSpec spec)
     {
         var making = _making.GetOrAdd(key, _ => new Lazy<Task>(() => Task.Run(async () =>
         {
@@ -83,7 +105,7 @@ public sealed class VariantStore(IBlobStore store, IBlobLocks locks, VariantEnco
         return making.Value;
     }
 
-    private async Task MakeAsync(string key, MediaEntry entry, VariantSpec spec)
+    private async Task MakeAsync(string key, VariantSource entry, VariantSpec spec)
     {
         // Other nodes asking for the same variant wait here, then find it made.
         await using var held = await locks.AcquireVariantAsync(key, CancellationToken.None);
@@ -97,6 +119,8 @@ public sealed class VariantStore(IBlobStore store, IBlobLocks locks, VariantEnco
         var name = Path.Combine(_temp, $"{Guid.NewGuid():N}");
         var download = $"{name}.source";
         var target = $"{name}.variant.{spec.Format.Extension()}";
+        await _slots.WaitAsync();
+        var holdsSlot = true;
         try
         {
             var source = store.LocalPath(entry.BlobKey) is { } local && File.Exists(local) ? local : null;
@@ -114,10 +138,17 @@ public sealed class VariantStore(IBlobStore store, IBlobLocks locks, VariantEnco
             var started = TimeProvider.System.GetTimestamp();
             encoder.Encode(source, entry.Format, spec, target);
             logger.LogInformation("Made variant {Key} in {Elapsed} ms", key, (int)TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+            _slots.Release();
+            holdsSlot = false;
             await store.PutAsync(key, target, CancellationToken.None);
         }
         finally
         {
+            if (holdsSlot)
+            {
+                _slots.Release();
+            }
+
             File.Delete(download);
             File.Delete(target);
         }
