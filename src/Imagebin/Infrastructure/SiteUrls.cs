@@ -24,9 +24,16 @@ public sealed class SiteUrls(IOptions<ImagebinOptions> options, IServer server, 
 
     public string Direct(string id, string extension, string? secret) => WithSecret($"{DirectBase}/{id}.{extension}", secret);
 
-    /// <summary>A public item's variant <paramref name="width"/> pixels wide (one of the fixed widths), in its own format.</summary>
-    public string Variant(string id, string extension, int width) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{DirectBase}/{id}.{extension}?w={width}");
+    /// <summary>
+    /// An item's variant <paramref name="width"/> pixels wide (one of the fixed widths), in its own format; a private item's
+    /// carries its share secret as its direct URL does.
+    /// </summary>
+    public string Variant(string id, string extension, int width, string? secret = null) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Direct(id, extension, secret)}{(secret is null ? '?' : '&')}w={width}");
+
+    /// <summary>A variant's URL from the item's <paramref name="directUrl"/> (as the Item gives it, with or without <c>?s=</c>).</summary>
+    public static string VariantOf(string directUrl, int width) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{directUrl}{(directUrl.Contains('?', StringComparison.Ordinal) ? '&' : '?')}w={width}");
 
     public static string Normalize(string url)
     {

@@ -37,6 +37,11 @@ public sealed class DashboardTests(Chromium chromium) : IClassFixture<Chromium>
         Assert.True(await row.Locator(".badge-private").IsVisibleAsync());
         // The row's links follow the new share secret of a private image.
         Assert.Equal(item.GetProperty("view_url").GetString()!.Split('?')[1], (await row.Locator(".dash-title a").GetAttributeAsync("href"))!.Split('?')[1]);
+        // So does its thumbnail, a variant that carries the new secret, and it loads.
+        var direct = item.GetProperty("direct_url").GetString()!;
+        Assert.Equal($"{direct}&w=320", await row.Locator(".dash-thumb img").GetAttributeAsync("src"));
+        await row.Locator(".dash-thumb img").EvaluateAsync(
+            "img => new Promise(resolve => { const done = () => img.complete && img.naturalWidth > 0 && img.currentSrc.includes('s='); if (done()) resolve(); else img.addEventListener('load', () => resolve(), { once: true }); })");
 
         // A second edit sends only what changed: "private" again would mint another secret and break the links given out.
         await row.GetByLabel("Title").FillAsync("again");

@@ -76,7 +76,7 @@ public sealed class AdminPagesTests
         Assert.Contains($"id=\"item-{heldId}\"", queue);
         Assert.Contains($"id=\"item-{reportedId}\"", queue);
         Assert.True(queue.IndexOf($"item-{heldId}", StringComparison.Ordinal) < queue.IndexOf($"item-{reportedId}", StringComparison.Ordinal), "held items come first");
-        Assert.Contains($"src=\"/api/v1/admin/items/{heldId}/file\"", queue);
+        Assert.Contains($"src=\"/api/v1/admin/items/{heldId}/file?w=320\"", queue);
         Assert.Contains("Hash lists", queue);
         Assert.Contains("&lt;b&gt;spam&lt;/b&gt; wave", queue);
         Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt; cats", queue);

@@ -60,6 +60,9 @@ public sealed partial class DashboardPageTests
         var aliceFirst = await UploadAsync(alice, "alice one", seed: 1, aiOptOut: true);
         var aliceSecond = await UploadAsync(alice, "alice two", isPrivate: true, seed: 2);
         var bobs = await UploadAsync(bob, "bob's own", seed: 3);
+        // Checked, so that the rows show their pictures (an unchecked image's row says it is being checked instead).
+        await alice.WaitForScanAsync(aliceFirst);
+        await alice.WaitForScanAsync(aliceSecond);
         using var aliceBrowser = await SignedInBrowser.SignInAsync(app, "alice");
         using var bobBrowser = await SignedInBrowser.SignInAsync(app, "bob");
 

@@ -101,7 +101,40 @@ public static class OpenApiOperations
 
         operation.Parameters ??= [];
         operation.Parameters.Add(Query("s", "The share secret of a private item."));
-        operation.Parameters.Add(new OpenApiParameter
+        AddVariantParameters(operation);
+        operation.Parameters.Add(Header("Range", "One byte range (`bytes=0-1023`); not honoured for items with a download limit, nor for variants."));
+        operation.Parameters.Add(Header("If-None-Match", "An ETag from an earlier answer: 304 when unchanged."));
+        operation.Parameters.Add(Header("Accept", "With `auto`, the image types the client can show."));
+        operation.Responses ??= [];
+        operation.Responses["200"] = new OpenApiResponse
+        {
+            Description = "The image's bytes, or a variant's, with ETag, Last-Modified and long-lived Cache-Control.",
+            Content = RawImageTypes[..^1].ToDictionary(type => type, type => new OpenApiMediaType
+            {
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, ContentMediaType = type },
+            }),
+        };
+        operation.Responses["206"] = new OpenApiResponse { Description = "The requested byte range (Content-Range)." };
+        operation.Responses["301"] = new OpenApiResponse { Description = "The extension was missing or wrong: the right path." };
+        operation.Responses["302"] = new OpenApiResponse { Description = "The bytes are at a short-lived URL of the blob store." };
+        operation.Responses["304"] = new OpenApiResponse { Description = "Not modified." };
+        operation.Responses["416"] = new OpenApiResponse { Description = "The range is past the end." };
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The moderators' file endpoint: the original, or a variant of it for the review lists.</summary>
+    public static Task AdminFile(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        operation.Parameters ??= [];
+        AddVariantParameters(operation);
+        operation.Parameters.Add(Header("Accept", "With `auto`, the image types the client can show."));
+        return Task.CompletedTask;
+    }
+
+    /// <summary><c>w</c>, <c>format</c> and <c>auto</c>, as the direct path reads them (<see cref="VariantSpec.Parse"/>).</summary>
+    private static void AddVariantParameters(OpenApiOperation operation)
+    {
+        operation.Parameters!.Add(new OpenApiParameter
         {
             Name = "w",
             In = ParameterLocation.Query,
@@ -126,24 +159,6 @@ public static class OpenApiOperations
             Description = "A variant in the best format the `Accept` header allows: AVIF, else WebP, else the original's (`Vary: Accept`).",
             Schema = new OpenApiSchema { Type = JsonSchemaType.String },
         });
-        operation.Parameters.Add(Header("Range", "One byte range (`bytes=0-1023`); not honoured for items with a download limit, nor for variants."));
-        operation.Parameters.Add(Header("If-None-Match", "An ETag from an earlier answer: 304 when unchanged."));
-        operation.Parameters.Add(Header("Accept", "With `auto`, the image types the client can show."));
-        operation.Responses ??= [];
-        operation.Responses["200"] = new OpenApiResponse
-        {
-            Description = "The image's bytes, or a variant's, with ETag, Last-Modified and long-lived Cache-Control.",
-            Content = RawImageTypes[..^1].ToDictionary(type => type, type => new OpenApiMediaType
-            {
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String, ContentMediaType = type },
-            }),
-        };
-        operation.Responses["206"] = new OpenApiResponse { Description = "The requested byte range (Content-Range)." };
-        operation.Responses["301"] = new OpenApiResponse { Description = "The extension was missing or wrong: the right path." };
-        operation.Responses["302"] = new OpenApiResponse { Description = "The bytes are at a short-lived URL of the blob store." };
-        operation.Responses["304"] = new OpenApiResponse { Description = "Not modified." };
-        operation.Responses["416"] = new OpenApiResponse { Description = "The range is past the end." };
-        return Task.CompletedTask;
     }
 
     public static Task ShortLink(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)

@@ -3,6 +3,8 @@ using System.Text;
 using Imagebin.Data;
 using Imagebin.Features.Accounts;
 using Imagebin.Features.Items;
+using Imagebin.Features.Items.Ingest;
+using Imagebin.Features.Media;
 using Imagebin.Infrastructure;
 using Imagebin.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -31,8 +33,10 @@ public static class ModerationApi
             .DocumentsBody<ReviewDecisionRequest, RouteHandlerBuilder>("application/json").ProducesErrors(ErrorCodes.InvalidJson, ErrorCodes.RequestTooLarge, ErrorCodes.UnsupportedMediaType, ErrorCodes.InvalidRequest, ErrorCodes.NotFound);
         admin.MapGet("/items/{itemId}", DescribeAsync).WithSummary("An item as moderators see it").ProducesErrors(ErrorCodes.NotFound);
         admin.MapGet("/items/{itemId}/file", ServeFileAsync).WithSummary("An item's bytes for moderators, whatever its state")
-            .WithDescription("For the review page: held and pending items are not served on their direct URL to anyone but the owner. Never cached; not for blocked or rejected files.")
-            .Produces<byte[]>(StatusCodes.Status200OK, "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif").ProducesErrors(ErrorCodes.NotFound);
+            .WithDescription("For the review pages: held and pending items are not served on their direct URL to anyone but the owner. "
+                + "`w`, `format` and `auto` ask for a variant, as on the direct URL (made once and kept in the same cache). Never cached by the client; not for blocked or rejected files.")
+            .Produces<byte[]>(StatusCodes.Status200OK, "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif")
+            .ProducesErrors(ErrorCodes.InvalidRequest, ErrorCodes.NotFound).AddOpenApiOperationTransformer(OpenApiOperations.AdminFile);
         admin.MapGet("/reports", ListReportsAsync).WithSummary("Abuse reports, newest first (at most 500)").ProducesErrors(ErrorCodes.InvalidRequest);
         admin.MapGet("/hashes", ExportHashesAsync).WithSummary("Export the hash lists as CSV").Produces<string>(StatusCodes.Status200OK, "text/csv");
         admin.MapPost("/hashes", ImportHashesAsync).WithSummary("Import hash list entries (CSV: kind,hash,action,reason)")
@@ -116,19 +120,41 @@ public static class ModerationApi
     /// Files the scanner blocked (malware, a block list) or could not decode are not handed out again, even here.
     /// </summary>
     private static async Task<Results<FileStreamHttpResult, ApiError>> ServeFileAsync(
-        string itemId, HttpContext context, ImagebinDb db, IBlobStore store, CancellationToken cancellationToken)
+        string itemId, HttpContext context, ImagebinDb db, IBlobStore store, VariantStore variants, CancellationToken cancellationToken)
     {
         var item = await db.Items.AsNoTracking().Where(i => i.Id == itemId)
-            .Select(i => new { i.BlobSha256, i.ContentType, i.ScanState }).FirstOrDefaultAsync(cancellationToken);
+            .Select(i => new { i.BlobSha256, i.ContentType, i.Extension, i.ScanState }).FirstOrDefaultAsync(cancellationToken);
         var key = item is null ? null : BlobKeys.ForSha256(item.BlobSha256);
         if (item is null || item.ScanState is ScanState.Blocked or ScanState.Rejected || !await store.ExistsAsync(key!, cancellationToken))
         {
             return new ApiError(ErrorCodes.NotFound, "No such image, or its file is not shown.");
         }
 
+        var request = context.Request;
+        var format = ImageFormats.FromExtension(item.Extension);
+        VariantSpec? variant = null;
+        if (VariantSpec.IsRequested(request.Query))
+        {
+            var (spec, error) = VariantSpec.Parse(request.Query, request.Headers.Accept, format);
+            if (spec is null)
+            {
+                return new ApiError(ErrorCodes.InvalidRequest, error!);
+            }
+
+            variant = spec.Width is not null || spec.Format != format ? spec : null;
+        }
+
         context.Response.Headers.CacheControl = "private, no-store";
         context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; sandbox";
-        return TypedResults.Stream(await store.OpenReadAsync(key!, 0, null, cancellationToken), item.ContentType);
+        if (variant is null)
+        {
+            return TypedResults.Stream(await store.OpenReadAsync(key!, 0, null, cancellationToken), item.ContentType);
+        }
+
+        // The variant cache of the direct path: the same keys, so a variant made here for a held image is the one served
+        // once it is approved. The answer itself stays admin-only and uncached, like the original's.
+        var opened = await variants.OpenAsync(new VariantSource(item.BlobSha256, key!, format), variant, cancellationToken);
+        return TypedResults.Stream(opened.Stream ?? new FileStream(opened.Handle!, FileAccess.Read), variant.Format.ContentType());
     }
 
     private static async Task<Results<Ok<AdminAccountListDto>, ApiError>> ListAccountsAsync(

@@ -4,7 +4,9 @@ using Imagebin.Data;
 using Imagebin.Features.Authority;
 using Imagebin.Features.Items;
 using Imagebin.Features.Media;
+using Imagebin.Features.Moderation;
 using Imagebin.Infrastructure;
+using Microsoft.Extensions.Options;
 
 namespace Imagebin.Features.Web;
 
@@ -23,7 +25,13 @@ public static class DashboardPage
     }
 
     private static async Task<IResult> ShowAsync(
-        HttpContext context, ImagebinDb db, SiteUrls site, DownloadCounter downloads, TimeProvider time, CancellationToken cancellationToken)
+        HttpContext context,
+        ImagebinDb db,
+        SiteUrls site,
+        DownloadCounter downloads,
+        IOptions<ModerationOptions> moderation,
+        TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var account = await Sessions.CurrentAccountAsync(context);
         if (account is null)
@@ -43,7 +51,7 @@ public static class DashboardPage
         }
         else
         {
-            AppendList(body, list!, filter);
+            AppendList(body, list!, filter, moderation.Value.ServeBeforeScan);
         }
 
         AppendConfirmDialog(body);
@@ -82,7 +90,7 @@ public static class DashboardPage
     private static string Option(string value, string label, string? selected) =>
         $"<option value=\"{Html.Encode(value)}\"{(value == (selected ?? "") ? " selected" : "")}>{Html.Encode(label)}</option>";
 
-    private static void AppendList(StringBuilder html, ItemListDto list, ListFilter filter)
+    private static void AppendList(StringBuilder html, ItemListDto list, ListFilter filter, bool serveBeforeScan)
     {
         html.Append("<h2 id=\"items-heading\" tabindex=\"-1\">Images</h2>")
             .Append("<noscript><p>Editing and deleting need JavaScript; the list, the filters and the paging work without it.</p></noscript>")
@@ -98,7 +106,7 @@ public static class DashboardPage
                 .Append("<ul class=\"dash-items\" aria-labelledby=\"items-heading\">");
             foreach (var item in list.Items)
             {
-                AppendItem(html, item);
+                AppendItem(html, item, serveBeforeScan);
             }
 
             html.Append("</ul>");
@@ -137,17 +145,28 @@ public static class DashboardPage
         return parts.Count == 0 ? Html.DashboardPath : $"{Html.DashboardPath}?{string.Join('&', parts)}";
     }
 
-    private static void AppendItem(StringBuilder html, OwnerItemDto item)
+    private static void AppendItem(StringBuilder html, OwnerItemDto item, bool serveBeforeScan)
     {
         var id = Html.Encode(item.Id);
         var name = item.Title ?? item.Id;
         html.Append("<li class=\"dash-item\" id=\"item-").Append(id).Append("\" data-item-id=\"").Append(id).Append("\">")
-            .Append("<a class=\"dash-thumb\" data-field=\"view\" href=\"").Append(Html.Encode(item.ViewUrl)).Append("\" tabindex=\"-1\" aria-hidden=\"true\">")
-            .Append("<img data-field=\"image\" src=\"").Append(Html.Encode(item.DirectUrl)).Append("\" alt=\"").Append(Html.Encode(AltText(item))).Append('"')
-            .Append(item.Width is { } width ? $" width=\"{width}\"" : "").Append(item.Height is { } height ? $" height=\"{height}\"" : "")
-            .Append(ImagePlaceholders.Attribute(item.Placeholder))
-            .Append(" loading=\"lazy\" decoding=\"async\"></a>")
-            .Append("<div class=\"dash-body\">")
+            .Append("<a class=\"dash-thumb\" data-field=\"view\" href=\"").Append(Html.Encode(item.ViewUrl)).Append("\" tabindex=\"-1\" aria-hidden=\"true\">");
+        if (NotShown(item, serveBeforeScan) is { } reason)
+        {
+            html.Append("<span class=\"dash-thumb-note\">").Append(Html.Encode(reason)).Append("</span></a>");
+        }
+        else
+        {
+            // A variant, which counts no download (the original is one click away on the view page); 10rem wide, so 320
+            // pixels serve screens up to 2x and 640 the denser ones. A private item's carries its share secret.
+            html.Append("<img data-field=\"image\"").Append(ImageSources.Attributes(w => SiteUrls.VariantOf(item.DirectUrl, w), ThumbnailWidths, 320, item.Width, "10rem"))
+                .Append(" alt=\"").Append(Html.Encode(AltText(item))).Append('"')
+                .Append(item.Width is { } width ? $" width=\"{width}\"" : "").Append(item.Height is { } height ? $" height=\"{height}\"" : "")
+                .Append(ImagePlaceholders.Attribute(item.Placeholder))
+                .Append(" loading=\"lazy\" decoding=\"async\"></a>");
+        }
+
+        html.Append("<div class=\"dash-body\">")
             .Append("<h3 class=\"dash-title\"><a data-field=\"view\" data-field-text=\"name\" href=\"").Append(Html.Encode(item.ViewUrl)).Append("\">")
             .Append(Html.Encode(name)).Append("</a></h3>")
             .Append("<div class=\"dash-select\"><input type=\"checkbox\" class=\"select-item\" id=\"select-").Append(id).Append("\" value=\"").Append(id).Append("\" disabled>")
@@ -203,6 +222,26 @@ public static class DashboardPage
             .Append("<button type=\"submit\" value=\"cancel\" class=\"secondary\" autofocus>Cancel</button>")
             .Append("<button type=\"submit\" value=\"delete\" id=\"confirm-delete\" class=\"danger\">Delete</button>")
             .Append("</form></dialog>");
+
+    /// <summary>
+    /// Why the list shows no picture for an item, or null when it shows one. The direct path never reads the site's
+    /// session, so in this page the owner is a visitor like any other: an image not yet checked, held, failed or withdrawn
+    /// would only be a broken picture, and so would one whose download limit is reached (its variants answer gone too).
+    /// The state badges say the rest.
+    /// </summary>
+    internal static string? NotShown(OwnerItemDto item, bool serveBeforeScan) =>
+        ScanStates.IsWithdrawn(item.ScanState) ? "Removed"
+        : !ScanStates.IsPublic(item.ScanState, serveBeforeScan) ? item.ScanState switch
+        {
+            ScanState.Held => "Held for review",
+            ScanState.Failed => "Check failed, waiting for review",
+            _ => "Being checked",
+        }
+        : item.DlLimit is { } limit && item.Downloads >= limit ? "Download limit reached"
+        : null;
+
+    /// <summary>The thumbnail's variant widths.</summary>
+    private static readonly int[] ThumbnailWidths = [320, 640];
 
     /// <summary>The AI caption when there is one, else the title, else a plain description of what the picture is.</summary>
     private static string AltText(OwnerItemDto item) => item.AiCaption ?? item.Title ?? $"Image {item.Id}";

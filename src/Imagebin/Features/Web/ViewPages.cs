@@ -159,9 +159,22 @@ public static class ViewPages
         var directUrl = site.Direct(item.Id, item.Extension, secret);
         var alt = AltText(item);
         var html = new StringBuilder();
-        html.Append(item.ScanState != ScanState.Passed
-            ? NotYetShown(item, isOwner)
-            : $"<p class=\"view-image\"><img src=\"{E(directUrl)}\" alt=\"{E(alt)}\"{Dimension("width", item.Width)}{Dimension("height", item.Height)}{ImagePlaceholders.Attribute(item.Placeholder)}></p>");
+        if (item.ScanState != ScanState.Passed)
+        {
+            html.Append(NotYetShown(item, isOwner));
+        }
+        else
+        {
+            // Variants, so that looking at the page counts no download and spends no download limit; the original is
+            // the link below. A variant is never wider than the original, so a small image costs nothing extra.
+            var sources = ImageSources.Attributes(w => site.Variant(item.Id, item.Extension, w, secret), ViewWidths, DefaultViewWidth, item.Width, ViewSizes);
+            html.Append($"<p class=\"view-image\"><img{sources} alt=\"{E(alt)}\"{Dimension("width", item.Width)}{Dimension("height", item.Height)}")
+                .Append($"{ImagePlaceholders.Attribute(item.Placeholder)}></p>")
+                .Append($"<p class=\"view-original\"><a href=\"{E(directUrl)}\">Original image</a>")
+                .Append(item.DlLimit is null ? "" : " (opening it counts as a download)")
+                .Append("</p>");
+        }
+
         if (item.Description is not null)
         {
             html.Append($"<p>{E(item.Description)}</p>");
@@ -196,6 +209,14 @@ public static class ViewPages
             .Append($"<p><a href=\"{ReportPage.Path}?item={Uri.EscapeDataString(secret is null ? item.Id : site.Short(item.Id, secret))}\">Report this image</a></p>");
         return html.ToString();
     }
+
+    /// <summary>The view page's picture: 1280 pixels, or 640 and 1920 as the screen asks (the page is at most 60rem wide).</summary>
+    private static readonly int[] ViewWidths = [640, 1280, 1920];
+
+    private const int DefaultViewWidth = 1280;
+
+    /// <summary>The picture's slot: the page's width (60rem, 1rem padding each side) or the screen's.</summary>
+    internal const string ViewSizes = "(max-width: 60rem) calc(100vw - 2rem), 58rem";
 
     private static string Dimension(string name, int? value) => value is { } pixels ? $" {name}=\"{pixels}\"" : "";
 

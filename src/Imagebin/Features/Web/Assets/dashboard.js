@@ -27,6 +27,13 @@
     dialog.showModal();
   });
 
+  /** A variant's URL: the direct URL (with its share secret, if any) and the width. */
+  const variantOf = (directUrl, width) => {
+    const url = new URL(directUrl);
+    url.searchParams.set("w", width);
+    return url.href;
+  };
+
   /** The row's title, links, picture and state after an edit, from the API's answer. */
   const showItem = (item) => {
     const row = rowOf(item.id);
@@ -38,7 +45,15 @@
     row.querySelectorAll('[data-field="view"]').forEach((link) => { link.href = item.view_url; });
     const image = row.querySelector('[data-field="image"]');
     if (image) {
-      image.src = item.direct_url;
+      // The same variants as the page rendered, of the direct URL as it is now (a new share secret after going private).
+      const widthOf = (url) => new URL(url, document.baseURI).searchParams.get("w");
+      if (image.srcset) {
+        image.srcset = image.srcset.split(", ").map((candidate) => {
+          const [url, descriptor] = candidate.split(" ");
+          return `${variantOf(item.direct_url, widthOf(url))} ${descriptor}`;
+        }).join(", ");
+      }
+      image.src = variantOf(item.direct_url, widthOf(image.src));
       image.alt = item.ai_caption || item.title || `Image ${item.id}`;
     }
     row.querySelector('[data-field="private"]').hidden = !item.private;
