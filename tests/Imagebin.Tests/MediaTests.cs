@@ -233,7 +233,9 @@ public sealed class MediaTests
         Assert.Contains($"<meta property=\"og:url\" content=\"{item.GetProperty("view_url").GetString()}\">", html);
         Assert.Contains("<meta property=\"og:title\" content=\"&lt;b&gt;Bold&lt;/b&gt; cat\">", html);
         Assert.Contains("<meta name=\"twitter:card\" content=\"summary_large_image\">", html);
-        Assert.Contains($"<img src=\"{directUrl}\" alt=\"", html);
+        // The page shows a variant (no download counted); the original is a link.
+        Assert.Contains($"<img src=\"{directUrl}?w=", html);
+        Assert.Contains($"<a href=\"{directUrl}\">Original image</a>", html);
         Assert.Contains("&lt;b&gt;Bold&lt;/b&gt; cat", html);
         Assert.DoesNotContain("<b>Bold</b>", html);
         Assert.Contains("[img]", html);
