@@ -281,6 +281,31 @@ public sealed partial class VariantPagesTests
 
         var broken = await owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{ids[2]}");
         Assert.Equal(JsonValueKind.Null, broken.GetProperty("placeholder").ValueKind);
-        Assert.Equal(1, maintenance.PlaceholdersSkipped);
+        Assert.Equal(1, app.Services.GetRequiredService<PlaceholderBackfill>().Skipped);
+    }
+
+    [Theory, Backends]
+    public async Task BackfillCommand_GivesEveryImageWithoutAPlaceholderOne(Backend backend)
+    {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var items = new[] { await UploadPassedAsync(owner, TestImages.Jpeg(120, 80, seed: 9)), await UploadPassedAsync(owner, TestImages.Gif(80, 120, seed: 10), contentType: "image/gif") };
+        var ids = items.Select(i => i.GetProperty("id").GetString()!).ToArray();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ImagebinDb>();
+            await db.Items.Where(i => ids.Contains(i.Id)).ExecuteUpdateAsync(s => s.SetProperty(i => i.Placeholder, (string?)null));
+        }
+
+        var output = new StringWriter();
+        var code = await Imagebin.Features.Admin.AdminCommands.RunAsync(app.Services, ["placeholders", "backfill"], output, new StringWriter());
+
+        Assert.Equal(0, code);
+        Assert.Equal("Made 2 placeholders; 0 images could not be read or decoded.", output.ToString().Trim());
+        foreach (var item in items)
+        {
+            var now = await owner.GetFromJsonAsync<JsonElement>($"/api/v1/items/{item.GetProperty("id").GetString()}");
+            Assert.Equal(item.GetProperty("placeholder").GetString(), now.GetProperty("placeholder").GetString());
+        }
     }
 }

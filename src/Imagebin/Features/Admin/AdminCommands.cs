@@ -4,7 +4,8 @@ using Imagebin.Features.Accounts;
 namespace Imagebin.Features.Admin;
 
 /// <summary>
-/// Admin commands run through the same binary (DESIGN.md §3): <c>accounts create</c>, <c>accounts ban</c>/<c>unban</c>, <c>keys create</c>, <c>keys revoke</c>.
+/// Admin commands run through the same binary (DESIGN.md §3): <c>accounts create</c>, <c>accounts ban</c>/<c>unban</c>, <c>keys create</c>, <c>keys revoke</c>,
+/// <c>placeholders backfill</c>.
 /// Each prints its result on the last line of stdout and exits non-zero on error.
 /// </summary>
 public static class AdminCommands
@@ -19,9 +20,10 @@ public static class AdminCommands
           migrate
           migrate-store --from-data-dir <dir> [--from-blobs <dir>]
           captions run (--all | --state failed,ready,… | --items id,id,…) [--account <name>]
+          placeholders backfill
         """;
 
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys" or "migrate" or "migrate-store" or "captions";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "accounts" or "keys" or "migrate" or "migrate-store" or "captions" or "placeholders";
 
     /// <summary><c>migrate</c> applies the schema even with <c>Database:MigrateOnStart=false</c>.</summary>
     public static bool IsMigrate(string[] args) => args.Length > 0 && args[0] is "migrate" or "migrate-store";
@@ -134,6 +136,15 @@ public static class AdminCommands
                     var queued = await scope.ServiceProvider.GetRequiredService<Captions.CaptionBatch>()
                         .QueueAsync(new Captions.CaptionBatch.Selection(ids, states, ownerId), output, CancellationToken.None);
                     output.WriteLine($"Queued {queued} items for captioning; workers take them from the job queue.");
+                    return 0;
+                }
+
+                case ("placeholders", "backfill"):
+                {
+                    // What the maintenance sweep does 200 at a time, all at once (images scanned before placeholders existed).
+                    var result = await scope.ServiceProvider.GetRequiredService<Media.PlaceholderBackfill>()
+                        .RunAllAsync(scope.ServiceProvider.GetRequiredService<Data.ImagebinDb>(), CancellationToken.None);
+                    output.WriteLine($"Made {result.Made} placeholders; {result.Failed} images could not be read or decoded.");
                     return 0;
                 }
 

@@ -39,6 +39,7 @@ public static class ItemsSetup
         services.AddSingleton<ReadRedirects>();
         services.AddSingleton<VariantEncoder>();
         services.AddSingleton<VariantStore>();
+        services.AddSingleton<PlaceholderBackfill>();
         services.AddSingleton<BlobReferences>();
         services.AddScoped<Ingest.Ingest>();
         services.AddSingleton<MediaCatalog>();

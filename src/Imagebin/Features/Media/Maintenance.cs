@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Imagebin.Data;
 using Imagebin.Features.Items.Ingest;
 using Imagebin.Jobs;
@@ -10,28 +9,21 @@ namespace Imagebin.Features.Media;
 
 /// <summary>
 /// Sweeps what a crash can leave behind (temp files of interrupted uploads, blob files no row refers to), purges
-/// expired items, and makes the placeholders of images scanned before there were any. Runs in the worker role, at
-/// start-up and then every few minutes.
+/// expired items, and makes a batch of the placeholders of images scanned before there were any
+/// (<see cref="PlaceholderBackfill"/>). Runs in the worker role, at start-up and then every few minutes.
 /// </summary>
 public sealed class Maintenance(
-    IServiceScopeFactory scopes, IBlobStore store, BlobReferences blobs, MediaCatalog catalog, TimeProvider time, ILogger<Maintenance> logger)
+    IServiceScopeFactory scopes,
+    IBlobStore store,
+    BlobReferences blobs,
+    MediaCatalog catalog,
+    PlaceholderBackfill placeholders,
+    TimeProvider time,
+    ILogger<Maintenance> logger)
     : BackgroundService
 {
     /// <summary>Anything younger may belong to an upload still in progress.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromHours(1);
-
-    /// <summary>Placeholders one sweep makes at most, so that a large backlog is worked off a little every few minutes.</summary>
-    public const int PlaceholderBatch = 200;
-
-    /// <summary>
-    /// Items whose placeholder could not be made (the blob does not decode, or is missing): not tried again until this
-    /// process restarts, so one bad file does not take a place in every batch. In memory only, so a new release of libvips
-    /// gets another try.
-    /// </summary>
-    private readonly ConcurrentDictionary<string, byte> _noPlaceholder = new(StringComparer.Ordinal);
-
-    /// <summary>How many items this process gave up making a placeholder for.</summary>
-    public int PlaceholdersSkipped => _noPlaceholder.Count;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -106,68 +98,7 @@ public sealed class Maintenance(
             logger.LogInformation("Purged {Count} expired items", expired.Count);
         }
 
-        await BackfillPlaceholdersAsync(db, ingest.TempDirectory, cancellationToken);
-    }
-
-    /// <summary>
-    /// Images that passed their scan before the scan made placeholders (migration 0008) have none: a batch of them gets
-    /// one per sweep, made as the scan makes it (<see cref="ThumbHash.FromFile"/>, libvips' shrink-on-load of the blob).
-    /// </summary>
-    private async Task BackfillPlaceholdersAsync(ImagebinDb db, string tempDirectory, CancellationToken cancellationToken)
-    {
-        var skipped = _noPlaceholder.Count;
-        var batch = (await db.Items.AsNoTracking().Where(i => i.ScanState == ScanState.Passed && i.Placeholder == null)
-                .OrderBy(i => i.CreatedAt).ThenBy(i => i.Id).Select(i => new { i.Id, i.BlobSha256 }).Take(PlaceholderBatch + skipped).ToListAsync(cancellationToken))
-            .Where(i => !_noPlaceholder.ContainsKey(i.Id)).Take(PlaceholderBatch).ToList();
-        var made = 0;
-        foreach (var item in batch)
-        {
-            var placeholder = await MakePlaceholderAsync(item.Id, BlobKeys.ForSha256(item.BlobSha256), tempDirectory, cancellationToken);
-            if (placeholder is null)
-            {
-                _noPlaceholder.TryAdd(item.Id, 0);
-                continue;
-            }
-
-            made += await db.Items.Where(i => i.Id == item.Id && i.Placeholder == null)
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Placeholder, placeholder), cancellationToken);
-        }
-
-        if (made > 0)
-        {
-            logger.LogInformation("Made placeholders for {Count} earlier images", made);
-        }
-    }
-
-    private async Task<string?> MakePlaceholderAsync(string itemId, string blobKey, string tempDirectory, CancellationToken cancellationToken)
-    {
-        var download = Path.Combine(tempDirectory, $"{Guid.NewGuid():N}.placeholder");
-        try
-        {
-            var source = store.LocalPath(blobKey);
-            if (source is null)
-            {
-                Directory.CreateDirectory(tempDirectory);
-                await using (var input = await store.OpenReadAsync(blobKey, 0, null, cancellationToken))
-                await using (var output = File.Create(download))
-                {
-                    await input.CopyToAsync(output, cancellationToken);
-                }
-
-                source = download;
-            }
-
-            return ThumbHash.FromFile(source);
-        }
-        catch (Exception exception) when (exception is NetVips.VipsException or FileNotFoundException or DirectoryNotFoundException)
-        {
-            logger.LogWarning(exception, "No placeholder for {ItemId}; not tried again until restart", itemId);
-            return null;
-        }
-        finally
-        {
-            File.Delete(download);
-        }
+        await placeholders.RunAsync(db, PlaceholderBackfill.Batch, cancellationToken);
     }
 
     /// <summary>A file that is not a blob at all (an interrupted staging copy).</summary>
