@@ -14,9 +14,13 @@ public interface IBlobLocks
     /// <summary>
     /// Mutual exclusion per variant (its key in the store), held while one node checks for it and makes it, so that nodes
     /// asking for the same new variant at once encode it once between them. Separate from the blob's own lock, so an
-    /// upload or delete of the blob never waits for an encode.
+    /// upload or delete of the blob never waits for an encode. Only an optimisation: after <see cref="VariantLockWait"/>
+    /// the caller goes on without it (null) and may encode the variant a second time, which is harmless.
     /// </summary>
-    ValueTask<IAsyncDisposable> AcquireVariantAsync(string variantKey, CancellationToken cancellationToken);
+    ValueTask<IAsyncDisposable?> AcquireVariantAsync(string variantKey, CancellationToken cancellationToken);
+
+    /// <summary>How long a node waits for another to finish a variant before making it itself.</summary>
+    static readonly TimeSpan VariantLockWait = TimeSpan.FromSeconds(20);
 }
 
 /// <summary>One node: striped in-process locks.</summary>
@@ -32,11 +36,10 @@ public sealed class LocalBlobLocks : IBlobLocks
         return new Release(stripe);
     }
 
-    public async ValueTask<IAsyncDisposable> AcquireVariantAsync(string variantKey, CancellationToken cancellationToken)
+    public async ValueTask<IAsyncDisposable?> AcquireVariantAsync(string variantKey, CancellationToken cancellationToken)
     {
         var stripe = _variantStripes[(int)((uint)BlobLockKeys.Of(variantKey) % _variantStripes.Length)];
-        await stripe.WaitAsync(cancellationToken);
-        return new Release(stripe);
+        return await stripe.WaitAsync(IBlobLocks.VariantLockWait, cancellationToken) ? new Release(stripe) : null;
     }
 
     private sealed class Release(SemaphoreSlim stripe) : IAsyncDisposable
@@ -64,8 +67,44 @@ public sealed class PostgresBlobLocks(NpgsqlDataSource dataSource) : IBlobLocks
     public ValueTask<IAsyncDisposable> AcquireAsync(string sha256, CancellationToken cancellationToken) =>
         AcquireAsync(Namespace, KeyOf(sha256), cancellationToken);
 
-    public ValueTask<IAsyncDisposable> AcquireVariantAsync(string variantKey, CancellationToken cancellationToken) =>
-        AcquireAsync(VariantNamespace, BlobLockKeys.Of(variantKey), cancellationToken);
+    /// <summary>
+    /// Polls <c>pg_try_advisory_lock</c> rather than waiting in <c>pg_advisory_lock</c>: a wait is bounded without
+    /// statement timeouts, and a connection is held only while the lock is.
+    /// </summary>
+    public async ValueTask<IAsyncDisposable?> AcquireVariantAsync(string variantKey, CancellationToken cancellationToken)
+    {
+        var key = BlobLockKeys.Of(variantKey);
+        var deadline = DateTime.UtcNow + IBlobLocks.VariantLockWait;
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1, $2)", connection);
+                command.Parameters.Add(new NpgsqlParameter { Value = VariantNamespace });
+                command.Parameters.Add(new NpgsqlParameter { Value = key });
+                if (await command.ExecuteScalarAsync(cancellationToken) is true)
+                {
+                    return new Release(connection, VariantNamespace, key);
+                }
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+
+            await connection.DisposeAsync();
+            if (DateTime.UtcNow + delay > deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(delay, cancellationToken);
+            delay = TimeSpan.FromMilliseconds(Math.Min(200, delay.TotalMilliseconds * 2));
+        }
+    }
 
     private async ValueTask<IAsyncDisposable> AcquireAsync(int space, int key, CancellationToken cancellationToken)
     {

@@ -109,6 +109,11 @@ public sealed class VariantStore(
     {
         // Other nodes asking for the same variant wait here, then find it made.
         await using var held = await locks.AcquireVariantAsync(key, CancellationToken.None);
+        if (held is null)
+        {
+            logger.LogWarning("Waited {Seconds} s for another node to make variant {Key}; making it here too", IBlobLocks.VariantLockWait.TotalSeconds, key);
+        }
+
         // Another node (or an earlier request here) may have made it since this request looked.
         if (await store.ExistsAsync(key, CancellationToken.None))
         {
