@@ -81,8 +81,9 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         await page.GotoAsync(site.Url("/admin"));
         var firstCard = page.Locator($"#item-{firstId}");
         var secondCard = page.Locator($"#item-{secondId}");
-        await firstCard.Locator("img").WaitForAsync();
-        Assert.True(await firstCard.Locator("img").EvaluateAsync<bool>("img => img.complete && img.naturalWidth === 64"), "the held image shows to the admin");
+        // A thumbnail (a variant) may still be in the making when the card appears: wait for it to load or fail.
+        await page.WaitForFunctionAsync($"() => document.querySelector('#item-{firstId} img')?.complete === true");
+        Assert.True(await firstCard.Locator("img").EvaluateAsync<bool>("img => img.naturalWidth === 64"), "the held image shows to the admin");
         Assert.Contains("check first", await firstCard.InnerTextAsync());
 
         await firstCard.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();

@@ -376,7 +376,8 @@ public sealed class UploadPageTests(Chromium chromium) : IClassFixture<Chromium>
         await page.Locator("#name").FillAsync(name);
         await page.Locator("#password").FillAsync(Password);
         await page.Locator("#password").PressAsync("Enter");
-        await page.WaitForURLAsync(site.Url("/"));
+        // Not the load event: that also waits for every gallery thumbnail, which the tests do not need.
+        await page.WaitForURLAsync(site.Url("/"), new() { WaitUntil = WaitUntilState.DOMContentLoaded });
     }
 
     private static async Task<int> CountItemsAsync(LiveSite site)

@@ -180,18 +180,24 @@ public static class MediaApi
         try
         {
             opened = await variants.OpenAsync(entry, spec, context.RequestAborted);
+
+            // A local variant stays open with the entry, so the next request neither opens nor hashes anything. The entry
+            // owns the handle from then on: this request reads through a reference on it, or opens the file again if the
+            // entry was closed in between.
+            if (opened.Handle is { } handle)
+            {
+                var keep = new CachedVariant(handle, opened.Length, etag);
+                if (entry.TryKeep(key, keep))
+                {
+                    opened = Share(keep) ?? await variants.OpenAsync(entry, spec, context.RequestAborted);
+                }
+            }
         }
         catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
         {
             // The source blob went away under the item (deleted a moment ago): gone for this request too.
             catalog.Invalidate(entry.Id);
             return NotFound();
-        }
-
-        // A local variant stays open with the entry, so the next request neither opens nor hashes anything.
-        if (opened.Handle is { } handle && entry.TryKeep(key, new CachedVariant(handle, opened.Length, etag)))
-        {
-            opened = Share(entry.Variants[key]) ?? opened;
         }
 
         return new VariantResult(entry, spec, etag, opened, headOnly);
