@@ -37,7 +37,7 @@ public sealed class AdminPagesBrowserTests(Chromium chromium) : IClassFixture<Ch
         await page.Locator("#name").FillAsync("moderator");
         await page.Locator("#password").FillAsync(Password);
         await page.Locator("#password").PressAsync("Enter");
-        await page.WaitForURLAsync(site.Url(returnUrl));
+        await page.WaitForURLAsync(site.Url(returnUrl), new() { WaitUntil = WaitUntilState.DOMContentLoaded });
         return page;
     }
 

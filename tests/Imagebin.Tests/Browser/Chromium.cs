@@ -127,7 +127,8 @@ public sealed class LiveSite : IAsyncDisposable
         await page.Locator("#name").FillAsync(account);
         await page.Locator("#password").FillAsync(password);
         await page.Locator("main button[type=submit]").ClickAsync();
-        await page.WaitForURLAsync(Url("/dashboard"));
+        // Signed in once the dashboard's document is there; its thumbnails are not what callers need.
+        await page.WaitForURLAsync(Url("/dashboard"), new() { WaitUntil = WaitUntilState.DOMContentLoaded });
         await page.CloseAsync();
     }
 
