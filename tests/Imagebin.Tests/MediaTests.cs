@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Imagebin.Features.Media;
 using Imagebin.Tests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -153,6 +154,28 @@ public sealed class MediaTests
         await (await anonymous.GetAsync("/i/AAAAAAAAAA.jpg")).AssertErrorAsync(404, "not_found");
         await (await anonymous.GetAsync("/i/..%2f..%2fetc%2fpasswd")).AssertErrorAsync(404, "not_found");
         await (await anonymous.GetAsync("/v/AAAAAAAAAA")).AssertErrorAsync(404, "not_found");
+    }
+
+    [Theory, Backends]
+    public async Task ColdItem_ConcurrentRequests_ShareOneLookup(Backend backend)
+    {
+        await using var app = new ImagebinApp(backend);
+        var owner = await app.OwnerAsync();
+        var anonymous = app.Anonymous();
+        var item = await UploadPassedAsync(owner);
+        var id = item.GetProperty("id").GetString()!;
+        var catalog = app.Services.GetRequiredService<MediaCatalog>();
+        catalog.Invalidate(id);
+        var before = catalog.Reads;
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
+        {
+            using var response = await anonymous.GetAsync(item.PathOf("direct_url"));
+            return response.StatusCode;
+        }));
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal(1, catalog.Reads - before);
     }
 
     [Theory, Backends]

@@ -137,6 +137,8 @@ public sealed class MediaCatalog : IDisposable
     private readonly IOptions<MediaOptions> options;
     private readonly INodeSignals signals;
     private readonly MemoryCache _cache;
+    private readonly ConcurrentDictionary<string, Loading> _loading = new(StringComparer.Ordinal);
+    private int _reads;
 
     public MediaCatalog(IDbContextFactory<ImagebinDb> contexts, IBlobStore store, IOptions<MediaOptions> options, INodeSignals signals)
     {
@@ -153,6 +155,9 @@ public sealed class MediaCatalog : IDisposable
         EvictionCallback = (_, value, _, _) => (value as MediaEntry)?.Close(),
     };
 
+    /// <summary>Rows this node has read from the store (tests check that concurrent misses share one).</summary>
+    public int Reads => Volatile.Read(ref _reads);
+
     public async ValueTask<MediaEntry?> FindAsync(string id, CancellationToken cancellationToken)
     {
         if (_cache.TryGetValue(id, out MediaEntry? cached))
@@ -160,44 +165,95 @@ public sealed class MediaCatalog : IDisposable
             return cached;
         }
 
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var item = await db.Items.AsNoTracking().Where(i => i.Id == id)
-            .Select(i => new { i.Id, i.OwnerId, i.BlobSha256, i.ContentType, i.Extension, i.SizeBytes, i.CreatedAt, i.Private, i.ShareSecret, i.ScanState, i.DlLimit, i.ExpiresAt })
-            .FirstOrDefaultAsync(cancellationToken);
-        var key = item is null ? null : BlobKeys.ForSha256(item.BlobSha256);
-        var localPath = key is null ? null : store.LocalPath(key);
-        var entry = item is null ? null : new MediaEntry
+        // Concurrent misses for one item share one query: a cold, popular image costs one lookup (and one connection),
+        // not one per request. The load is nobody's request, so one client going away does not fail the others.
+        return await _loading.GetOrAdd(id, key => new Loading(this, key)).Task.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>One shared read of an item's row; <see cref="Invalidated"/> when the item changed while it was read.</summary>
+    private sealed class Loading
+    {
+        public Loading(MediaCatalog catalog, string id) => Task = new(() => catalog.LoadAsync(id, this));
+
+        public Lazy<Task<MediaEntry?>> Task { get; }
+
+        public volatile bool Invalidated;
+    }
+
+    private async Task<MediaEntry?> LoadAsync(string id, Loading loading)
+    {
+        await Task.Yield();
+        try
         {
-            Id = item.Id,
-            OwnerId = item.OwnerId,
-            BlobKey = key!,
-            Sha256 = item.BlobSha256,
-            Format = ImageFormats.FromExtension(item.Extension),
-            LocalPath = localPath,
-            Handle = localPath is null ? null : TryOpen(localPath),
-            ContentType = item.ContentType,
-            Extension = item.Extension,
-            Size = item.SizeBytes,
-            ETag = $"\"{item.BlobSha256}\"",
-            LastModified = HeaderUtilities.FormatDate(DateTimeOffset.FromUnixTimeMilliseconds(item.CreatedAt)),
-            Private = item.Private,
-            ShareSecret = item.ShareSecret,
-            ScanState = item.ScanState,
-            DlLimit = item.DlLimit,
-            ExpiresAt = item.ExpiresAt,
-        };
-        var cacheOptions = new MemoryCacheEntryOptions
+            return await ReadAsync(id, loading);
+        }
+        finally
         {
-            Size = 1,
-            AbsoluteExpirationRelativeToNow = entry is null ? MissingLifetime : TimeSpan.FromSeconds(options.Value.CacheSeconds),
-        };
-        cacheOptions.PostEvictionCallbacks.Add(CloseHandle);
-        _cache.Set(id, entry, cacheOptions);
-        return entry;
+            // Kept until the entry is in the cache (or the read failed, and the next request tries again).
+            _loading.TryRemove(new KeyValuePair<string, Loading>(id, loading));
+        }
+    }
+
+    private async Task<MediaEntry?> ReadAsync(string id, Loading loading)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            // The item changed while its row was read: the row may be the old one, so read it again rather than keep
+            // it for CacheSeconds (a few times; an item changing that often is kept only until its entry expires).
+            loading.Invalidated = false;
+            Interlocked.Increment(ref _reads);
+            await using var db = await contexts.CreateDbContextAsync(CancellationToken.None);
+            var item = await db.Items.AsNoTracking().Where(i => i.Id == id)
+                .Select(i => new { i.Id, i.OwnerId, i.BlobSha256, i.ContentType, i.Extension, i.SizeBytes, i.CreatedAt, i.Private, i.ShareSecret, i.ScanState, i.DlLimit, i.ExpiresAt })
+                .FirstOrDefaultAsync(CancellationToken.None);
+            if (loading.Invalidated && attempt < 3)
+            {
+                continue;
+            }
+
+            var key = item is null ? null : BlobKeys.ForSha256(item.BlobSha256);
+            var localPath = key is null ? null : store.LocalPath(key);
+            var entry = item is null ? null : new MediaEntry
+            {
+                Id = item.Id,
+                OwnerId = item.OwnerId,
+                BlobKey = key!,
+                Sha256 = item.BlobSha256,
+                Format = ImageFormats.FromExtension(item.Extension),
+                LocalPath = localPath,
+                Handle = localPath is null ? null : TryOpen(localPath),
+                ContentType = item.ContentType,
+                Extension = item.Extension,
+                Size = item.SizeBytes,
+                ETag = $"\"{item.BlobSha256}\"",
+                LastModified = HeaderUtilities.FormatDate(DateTimeOffset.FromUnixTimeMilliseconds(item.CreatedAt)),
+                Private = item.Private,
+                ShareSecret = item.ShareSecret,
+                ScanState = item.ScanState,
+                DlLimit = item.DlLimit,
+                ExpiresAt = item.ExpiresAt,
+            };
+            var cacheOptions = new MemoryCacheEntryOptions
+            {
+                Size = 1,
+                AbsoluteExpirationRelativeToNow = entry is null ? MissingLifetime : TimeSpan.FromSeconds(options.Value.CacheSeconds),
+            };
+            cacheOptions.PostEvictionCallbacks.Add(CloseHandle);
+            _cache.Set(id, entry, cacheOptions);
+            return entry;
+        }
     }
 
     /// <summary>Forgets this node's copy of the item.</summary>
-    public void Invalidate(string id) => _cache.Remove(id);
+    public void Invalidate(string id)
+    {
+        if (_loading.TryGetValue(id, out var loading))
+        {
+            loading.Invalidated = true;
+        }
+
+        _cache.Remove(id);
+    }
 
     /// <summary>The item changed or went away: every node forgets its copy. Call after the change commits.</summary>
     public Task ChangedAsync(string id, CancellationToken cancellationToken) => signals.PublishAsync(SignalChannels.Items, id, cancellationToken);
