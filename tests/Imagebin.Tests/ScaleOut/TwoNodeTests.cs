@@ -15,6 +15,7 @@ namespace Imagebin.Tests.ScaleOut;
 /// Two Imagebin processes on different ports over one PostgreSQL database and one S3 bucket: what one node writes the
 /// other serves, every job runs once, a node killed mid-job loses nothing, and download limits hold across nodes.
 /// </summary>
+[Collection(Alone.Name)]
 public sealed class TwoNodeTests
 {
     [Fact]
@@ -320,4 +321,14 @@ public sealed class TwoNodeTests
             }
         }
     }
+}
+
+/// <summary>
+/// Runs after the parallel tests, one at a time. Under the whole suite's load the shared PostgreSQL was seen taking
+/// longer than 15 s to accept new connections; these tests measure what two nodes do together, not that.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class Alone
+{
+    public const string Name = "alone";
 }
