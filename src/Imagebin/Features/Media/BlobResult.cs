@@ -21,14 +21,7 @@ public sealed class BlobResult(MediaEntry entry, long offset, long length, bool 
         if (!headOnly && entry.LocalPath is { } path)
         {
             handle = entry.Handle;
-            try
-            {
-                handle?.DangerousAddRef(ref shared);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The entry was evicted a moment ago; this request opens the file itself.
-            }
+            shared = handle is not null && SharedHandles.TryAddRef(handle);
 
             if (!shared)
             {

@@ -204,19 +204,8 @@ public static class MediaApi
     }
 
     /// <summary>A reference on an entry's open variant, or null when the entry closed it a moment ago.</summary>
-    private static OpenedVariant? Share(CachedVariant cached)
-    {
-        var added = false;
-        try
-        {
-            cached.Handle.DangerousAddRef(ref added);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        return added ? new OpenedVariant(cached.Handle, null, cached.Length, shared: true) : null;
-    }
+    private static OpenedVariant? Share(CachedVariant cached) =>
+        SharedHandles.TryAddRef(cached.Handle) ? new OpenedVariant(cached.Handle, null, cached.Length, shared: true) : null;
 
     private static bool IsNotModified(HttpRequest request, MediaEntry entry) => IsNotModified(request, entry.ETag, entry.LastModified);
 

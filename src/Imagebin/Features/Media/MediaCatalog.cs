@@ -66,6 +66,22 @@ public sealed class MediaEntry
     public required string LastModified { get; init; }
     public bool Private { get; init; }
     public string? ShareSecret { get; init; }
+    public required string ScanState { get; init; }
+    public long? DlLimit { get; init; }
+    public long? ExpiresAt { get; init; }
+
+    /// <summary>Only a public, passed image without a download limit may be kept by browsers and CDNs.</summary>
+    public string CacheControl => !Private && DlLimit is null && ScanState == Data.ScanState.Passed
+        ? "public, max-age=31536000, immutable"
+        : "private, no-store";
+
+    /// <summary>
+    /// <see cref="CacheControl"/> for an image that expires: a public one may be kept only until then (never immutable),
+    /// so that no browser or CDN serves it after it has gone.
+    /// </summary>
+    public string CacheControlAt(long now) => ExpiresAt is { } expiresAt && !CacheControl.StartsWith("private", StringComparison.Ordinal)
+        ? $"public, max-age={Math.Max(0, (expiresAt - now) / 1000)}"
+        : CacheControl;
 
     /// <summary>
     /// Variants of this blob already opened on this node (local files only), with their validators, so a cached variant
@@ -105,22 +121,6 @@ public sealed class MediaEntry
             }
         }
     }
-    public required string ScanState { get; init; }
-    public long? DlLimit { get; init; }
-    public long? ExpiresAt { get; init; }
-
-    /// <summary>Only a public, passed image without a download limit may be kept by browsers and CDNs.</summary>
-    public string CacheControl => !Private && DlLimit is null && ScanState == Data.ScanState.Passed
-        ? "public, max-age=31536000, immutable"
-        : "private, no-store";
-
-    /// <summary>
-    /// <see cref="CacheControl"/> for an image that expires: a public one may be kept only until then (never immutable),
-    /// so that no browser or CDN serves it after it has gone.
-    /// </summary>
-    public string CacheControlAt(long now) => ExpiresAt is { } expiresAt && !CacheControl.StartsWith("private", StringComparison.Ordinal)
-        ? $"public, max-age={Math.Max(0, (expiresAt - now) / 1000)}"
-        : CacheControl;
 }
 
 /// <summary>
@@ -275,6 +275,27 @@ public sealed class MediaCatalog : IDisposable
 
 /// <summary>A variant's file held open by a <see cref="MediaEntry"/>, with its length and validator.</summary>
 internal sealed record CachedVariant(SafeFileHandle Handle, long Length, string ETag);
+
+internal static class SharedHandles
+{
+    /// <summary>
+    /// Takes a reference on a handle an entry holds open, so that closing the entry waits for this reader; false when the
+    /// entry closed it a moment ago (the caller then opens the file itself).
+    /// </summary>
+    public static bool TryAddRef(SafeHandle handle)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        return added;
+    }
+}
 
 public static class ShareSecrets
 {
